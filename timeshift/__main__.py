@@ -1,0 +1,7 @@
+"""``python -m timeshift`` is the ``timeshift`` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

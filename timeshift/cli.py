@@ -1,0 +1,353 @@
+"""The ``timeshift`` command: argument parsing and output formatting only.
+
+Every command parses its flags, calls one library function and prints text or
+``--json``. :class:`~timeshift.errors.TimeshiftError` is caught in :func:`main` and
+mapped to the exit code: 0 ok, 1 remote or service error, 2 bad input, 3 gaps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from . import __version__
+from .auth import AUTH_TYPES, Signer
+from .errors import TimeshiftError, UsageError
+from .times import NS_PER_S, TIME_HELP, format_iso, parse_duration, parse_time
+from .timeline import Timeline, query_timeline
+from .urls import MARKERS, TimeshiftURL, parse_url
+
+log = logging.getLogger("timeshift")
+
+EPILOG_URL = """examples:
+  timeshift url --domain play.example.com --app live --stream cam1 --start now-30m --end now-20m
+  timeshift url --domain play.example.com --app live --stream cam1 --start 2026-11-21T14:03:10+08:00 --vodend 2026-11-21T14:05:40+08:00
+  timeshift url --domain play.example.com --app live --stream cam1 --offset 30m --json
+  AUTH_KEY=secret timeshift url ... --auth-type A --auth-key-env AUTH_KEY
+  timeshift url --parse 'https://play.example.com/live/cam1.m3u8?lhs_start=1&lhs_start_unix_s_0=1763700000'
+"""
+EPILOG_TIMELINE = """examples:
+  timeshift timeline --domain play.example.com --app live --stream cam1 --start now-2h --end now
+  timeshift timeline --domain 127.0.0.1:8080 --scheme http --app live --stream cam1 --start now-10m --end now --json
+"""
+EPILOG_SIM = """examples:
+  timeshift sim origin --port 8080
+  timeshift sim origin --latency 0.04 --gaps 60-90 --fail-rate 0.1
+  AUTH_KEY=secret timeshift sim origin --auth-type A --auth-key-env AUTH_KEY
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: the flag and what is expected, then exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+# ---------------------------------------------------------------------------
+# shared options, defined once
+
+
+def _add_stream_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--domain", required=True, metavar="HOST[:PORT]",
+                   help="the play domain (a port is allowed)")
+    p.add_argument("--app", required=True, help="the application name")
+    p.add_argument("--stream", required=True, help="the stream name")
+    p.add_argument("--scheme", choices=("http", "https"), default="https",
+                   help="default: https")
+
+
+def _add_signing_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group(
+        "CDN URL signing", "the key never goes on the command line, which `ps` shows")
+    g.add_argument("--auth-type", choices=AUTH_TYPES, help="sign URLs with this type")
+    g.add_argument("--auth-key-env", metavar="NAME",
+                   help="read the private key from environment variable NAME")
+    g.add_argument("--auth-key-file", metavar="PATH", type=Path,
+                   help="read the private key from a file (first line)")
+    g.add_argument("--auth-ttl", type=int, default=1800, metavar="SECONDS",
+                   help="the validity configured on the domain (default 1800)")
+    g.add_argument("--auth-timestamp", type=int, metavar="UNIX",
+                   help="sign as of this time (default: now)")
+    g.add_argument("--auth-rand", metavar="R", default="0",
+                   help="type A rand value (default 0; 'uuid' for a fresh UUID)")
+    g.add_argument("--auth-uid", metavar="UID", default="0", help="type A uid (default 0)")
+    g.add_argument("--auth-c-form", choices=("path", "query"), default="path",
+                   help="type C: hash and time in the path (default) or the query")
+    g.add_argument("--auth-param-names", metavar="HASH,TIME",
+                   help="query names for type C query form (default KEY1,KEY2) or F (sign,time)")
+
+
+def _signer(args: argparse.Namespace) -> Signer | None:
+    if not args.auth_type:
+        if args.auth_key_env or args.auth_key_file:
+            raise UsageError("a key was given without --auth-type", option="--auth-type")
+        return None
+    if args.auth_key_env:
+        key = os.environ.get(args.auth_key_env)
+        if not key:
+            raise UsageError(f"environment variable {args.auth_key_env} is not set or empty",
+                             option="--auth-key-env")
+    elif args.auth_key_file:
+        try:
+            key = args.auth_key_file.read_text().splitlines()[0].strip()
+        except (OSError, IndexError) as exc:
+            raise UsageError(f"cannot read a key from {args.auth_key_file}",
+                             option="--auth-key-file") from exc
+    else:
+        raise UsageError("signing needs a key: give --auth-key-env NAME or --auth-key-file PATH",
+                         option="--auth-type")
+    names = None
+    if args.auth_param_names:
+        parts = tuple(n.strip() for n in args.auth_param_names.split(","))
+        if len(parts) != 2 or not all(parts):
+            raise UsageError("expected two names, HASH,TIME", option="--auth-param-names")
+        names = (parts[0], parts[1])
+    return Signer(args.auth_type, key, ttl=args.auth_ttl, uid=args.auth_uid,
+                  rand=None if args.auth_rand == "uuid" else args.auth_rand,
+                  c_form=args.auth_c_form, param_names=names)
+
+
+def _time(value: str, option: str) -> int:
+    try:
+        return parse_time(value)
+    except UsageError as exc:
+        raise exc.with_option(option) from None
+
+
+def _print_json(obj: Any) -> None:
+    print(json.dumps(obj, indent=2, ensure_ascii=False))
+
+
+# ---------------------------------------------------------------------------
+# timeshift url
+
+
+def cmd_url(args: argparse.Namespace) -> int:
+    if args.parse:
+        url = parse_url(args.parse)
+    else:
+        if args.offset is None and args.start is None:
+            raise UsageError("give --start (with --end or --vodend) or --offset", option="--start")
+        options: dict[str, Any] = dict(scheme=args.scheme, time_format=args.time_format,
+                                       unit=args.unit, zone=args.zone, marker=args.marker)
+        if args.offset is not None:
+            if args.start or args.end or args.vodend:
+                raise UsageError("--offset goes without --start, --end or --vodend",
+                                 option="--offset")
+            try:
+                offset = parse_duration(args.offset)
+            except UsageError as exc:
+                raise exc.with_option("--offset") from None
+            options.pop("time_format"), options.pop("zone")
+            url = TimeshiftURL.behind_live(args.domain, args.app, args.stream, offset, **options)
+        elif args.vodend:
+            url = TimeshiftURL.vod(args.domain, args.app, args.stream,
+                                   _time(args.start, "--start"), _time(args.vodend, "--vodend"),
+                                   **options)
+        else:
+            end = _time(args.end, "--end") if args.end else None
+            url = TimeshiftURL.live(args.domain, args.app, args.stream,
+                                    _time(args.start, "--start"), end, **options)
+    signer = None if args.parse else _signer(args)
+    text = signer.sign(str(url), timestamp=args.auth_timestamp) if signer else str(url)
+    if args.json:
+        out = url.to_dict()
+        out["url"] = text
+        _print_json(out)
+    else:
+        print(text)
+    return 0
+
+
+def _add_url(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "url", help="build or parse a time-shift URL", epilog=EPILOG_URL,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=f"Build a time-shift playback URL. Times: {TIME_HELP}.")
+    p.add_argument("--parse", metavar="URL", help="parse URL instead of building one")
+    p.add_argument("--domain", metavar="HOST[:PORT]", help="the play domain (a port is allowed)")
+    p.add_argument("--app", help="the application name")
+    p.add_argument("--stream", help="the stream name")
+    p.add_argument("--scheme", choices=("http", "https"), default="https", help="default: https")
+    p.add_argument("--start", metavar="TIME", help="window start")
+    w = p.add_mutually_exclusive_group()
+    w.add_argument("--end", metavar="TIME", help="live mode: end of the window")
+    w.add_argument("--vodend", metavar="TIME",
+                   help="VOD mode: the whole window in one playlist with ENDLIST")
+    p.add_argument("--offset", metavar="DURATION", help="play this far behind live, e.g. 30m")
+    p.add_argument("--time-format", choices=("unix", "human"), default="unix")
+    p.add_argument("--unit", default="s", help="s, ms, us or ns (default s)")
+    p.add_argument("--zone", type=int, default=0,
+                   help="hours east of UTC, 0-9; unix takes 0 only (default 0)")
+    p.add_argument("--marker", choices=MARKERS, default="both",
+                   help="lhs_start=1, aliyunols=on, or both (default)")
+    _add_signing_options(p)
+    p.add_argument("--json", action="store_true", help="print {url, mode, start, end} as JSON")
+    p.set_defaults(func=cmd_url, required_unless_parse=("--domain", "--app", "--stream"))
+
+
+# ---------------------------------------------------------------------------
+# timeshift timeline
+
+
+def _format_timeline(tl: Timeline) -> str:
+    def row(label: str, a: int, b: int) -> str:
+        local = f"{format_iso(a * NS_PER_S, zone_hours=None)} → {format_iso(b * NS_PER_S, zone_hours=None)}"
+        utc = f"{format_iso(a * NS_PER_S)} → {format_iso(b * NS_PER_S)}"
+        return f"  {label:<5} {local}   ({utc})   {b - a:>7d} s"
+
+    req = tl.requested
+    lines = [row("asked", req.start, req.end), ""]
+    events = [("data", s) for s in tl.ranges] + [("GAP", s) for s in tl.gaps]
+    for label, span in sorted(events, key=lambda e: e[1].start):
+        lines.append(row(label, span.start, span.end))
+    pct = 100.0 * tl.covered_seconds / max(req.end - req.start, 1)
+    lines.append("")
+    lines.append(f"  covered {tl.covered_seconds} of {req.end - req.start} s ({pct:.1f} %), "
+                 f"{len(tl.ranges)} range(s), {len(tl.gaps)} gap(s); "
+                 f"server clock {tl.clock_skew():+.0f} s from this machine")
+    return "\n".join(lines)
+
+
+def cmd_timeline(args: argparse.Namespace) -> int:
+    start, end = _time(args.start, "--start"), _time(args.end, "--end")
+    tl = query_timeline(args.domain, args.app, args.stream, start // NS_PER_S,
+                        -(-end // NS_PER_S), format=args.format, scheme=args.scheme,
+                        marker=args.marker, signer=_signer(args))
+    if args.json:
+        _print_json(tl.to_dict())
+    else:
+        print(_format_timeline(tl))
+    return 0
+
+
+def _add_timeline(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "timeline", help="which parts of a window hold time-shift data",
+        epilog=EPILOG_TIMELINE, formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=f"Query the timeline API (SPEC §2). Times: {TIME_HELP}.")
+    _add_stream_options(p)
+    p.add_argument("--start", required=True, metavar="TIME")
+    p.add_argument("--end", required=True, metavar="TIME")
+    p.add_argument("--format", choices=("ts", "flv"), default="ts")
+    p.add_argument("--marker", choices=MARKERS, default="both")
+    _add_signing_options(p)
+    p.add_argument("--json", action="store_true",
+                   help="print {current, requested, ranges, gaps, covered_seconds}")
+    p.set_defaults(func=cmd_timeline)
+
+
+# ---------------------------------------------------------------------------
+# timeshift sim
+
+
+def cmd_sim(args: argparse.Namespace) -> int:
+    from .sim.origin import DEFAULT_SAMPLES, OriginConfig, OriginServer, parse_gaps
+    from .sim.server import serve_forever
+
+    cfg = OriginConfig(
+        samples=args.samples or DEFAULT_SAMPLES, latency=args.latency, gaps=parse_gaps(args.gaps or ""),
+        bandwidth=args.bandwidth, fail_rate=args.fail_rate, truncate_rate=args.truncate_rate,
+        signer=_signer(args), program_date_time=not args.no_program_date_time,
+        history=parse_duration(args.history) / NS_PER_S, seed=args.seed,
+    )
+    origin = OriginServer(cfg, host=args.host, port=args.port)
+
+    def ready() -> None:
+        info = {"origin": origin.url, "domain": origin.netloc, "scheme": "http",
+                "stream_start": int(origin.stream_start)}
+        if args.json:
+            _print_json(info)
+        else:
+            print(f"time-shift origin on {origin.url} (stream data since "
+                  f"{format_iso(int(origin.stream_start) * NS_PER_S)}); Ctrl-C stops it")
+            print(f"  try: timeshift timeline --domain {origin.netloc} --scheme http "
+                  "--app live --stream demo --start now-5m --end now")
+        sys.stdout.flush()
+
+    serve_forever([origin], ready)
+    return 0
+
+
+def _add_sim(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("sim", help="run local servers for tests and demos",
+                       epilog=EPILOG_SIM, formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="Run a local stand-in of the service on loopback.")
+    which = p.add_subparsers(dest="server", required=True, metavar="SERVER",
+                             parser_class=_Parser)
+    for name, text in (("origin", "the time-shift origin (playlists, segments, timeline)"),
+                       ("all", "every local server")):
+        s = which.add_parser(name, help=text, epilog=EPILOG_SIM,
+                             formatter_class=argparse.RawDescriptionHelpFormatter)
+        s.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+        s.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+        s.add_argument("--samples", type=Path, default=None,
+                       help="folder of .ts segments to cycle (default: the bundled samples)")
+        s.add_argument("--history", default="24h",
+                       help="how much past the stream has (default 24h)")
+        s.add_argument("--latency", type=float, default=0.0, metavar="SECONDS",
+                       help="added to every answer")
+        s.add_argument("--bandwidth", type=float, default=None, metavar="BYTES_PER_S",
+                       help="per-connection bandwidth")
+        s.add_argument("--gaps", metavar="A-B,C-D",
+                       help="seconds after the stream's start with no data")
+        s.add_argument("--fail-rate", type=float, default=0.0, help="chance of a 503")
+        s.add_argument("--truncate-rate", type=float, default=0.0,
+                       help="chance a segment body stops half-way")
+        s.add_argument("--no-program-date-time", action="store_true",
+                       help="leave #EXT-X-PROGRAM-DATE-TIME out of playlists")
+        s.add_argument("--seed", type=int, default=None, help="seed for the fault dice")
+        _add_signing_options(s)
+        s.add_argument("--json", action="store_true", help="print the endpoints as JSON")
+        s.set_defaults(func=cmd_sim)
+
+
+# ---------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="timeshift",
+        description="Time-shifted HLS from ApsaraVideo Live: replay URLs, timelines, clips.")
+    parser.add_argument("--version", action="version", version=f"timeshift {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="log more (-vv for debug)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                parser_class=_Parser)
+    for add in (_add_url, _add_timeline, _add_sim):
+        add(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=(logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)],
+                        format="%(levelname)s %(name)s: %(message)s")
+    for flag in getattr(args, "required_unless_parse", ()):
+        if not args.parse and not getattr(args, flag[2:].replace("-", "_")):
+            parser.exit(2, f"timeshift {args.command}: error: the argument {flag} is required "
+                           f"(see timeshift {args.command} --help)\n")
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except TimeshiftError as exc:
+        if getattr(args, "json", False) and exc.exit_code != 2:
+            _print_json(exc.to_dict())
+        print(f"timeshift {args.command}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("timeshift: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,186 @@
+"""The one exception tree of timeshift.
+
+::
+
+    TimeshiftError                  exit 1 unless a subclass says otherwise
+    ├── UsageError                  exit 2: the caller's input is wrong (flag, time, URL, key)
+    ├── RemoteError                 exit 1: a server answered with an error
+    │   ├── AuthError               403: URL signing missing, wrong or expired
+    │   ├── NotFoundError           404
+    │   └── TimelineError           timeline query answered retCode != 0 or a non-JSON body
+    ├── TransportError              exit 1: no usable answer (connection, timeout, truncated body)
+    └── GapError                    exit 3: the asked-for window has gaps and gaps were not allowed
+
+Errors carry structured fields and build their message in ``__str__`` so that
+callers (the CLI's ``--json``, logs) can use the fields without parsing text.
+No error ever holds a secret: URLs are passed through :func:`redact_url` first.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+__all__ = [
+    "AuthError",
+    "GapError",
+    "NotFoundError",
+    "RemoteError",
+    "TimelineError",
+    "TimeshiftError",
+    "TransportError",
+    "UsageError",
+    "redact_url",
+]
+
+_SECRET_QUERY = re.compile(
+    r"(?i)\b(auth_key|sign|signature|securitytoken|accesskeysecret|token|key\d?)=([^&#\s]+)"
+)
+
+
+def redact_url(url: str) -> str:
+    """Hide signing values in a URL so it can appear in logs and errors.
+
+    A signed URL is a bearer credential until it expires, so only its shape is kept.
+    """
+    return _SECRET_QUERY.sub(lambda m: f"{m.group(1)}=***", url)
+
+
+class TimeshiftError(Exception):
+    """Base of every error raised by timeshift."""
+
+    exit_code = 1
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+    def to_dict(self) -> dict[str, Any]:
+        """The error as JSON-ready fields, for ``--json`` output."""
+        return {"error": type(self).__name__, "message": str(self)}
+
+
+class UsageError(TimeshiftError, ValueError):
+    """The caller's input is wrong; the message says what to give instead.
+
+    ``option`` names the flag or argument at fault when known (``--zone``).
+    """
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, option: str | None = None) -> None:
+        super().__init__(message)
+        self.option = option
+
+    def __str__(self) -> str:
+        return f"{self.option}: {self.message}" if self.option else self.message
+
+    def with_option(self, option: str) -> UsageError:
+        """The same error, attributed to a CLI flag (kept if one is already set)."""
+        if self.option:
+            return self
+        err = type(self)(self.message, option=option)
+        err.__cause__ = self.__cause__
+        return err
+
+
+class RemoteError(TimeshiftError):
+    """A server answered, and the answer was an error."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | int | None = None,
+        url: str | None = None,
+        request_id: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.url = redact_url(url) if url else None
+        self.request_id = request_id
+        self.hint = hint
+
+    def __str__(self) -> str:
+        parts = []
+        if self.status is not None:
+            parts.append(f"HTTP {self.status}")
+        if self.code not in (None, ""):
+            parts.append(str(self.code))
+        head = " ".join(parts)
+        text = f"{head}: {self.message}" if head else self.message
+        if self.url:
+            text += f" ({self.url})"
+        if self.request_id:
+            text += f" [RequestId {self.request_id}]"
+        if self.hint:
+            text += f"; {self.hint}"
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        out.update(
+            status=self.status,
+            code=self.code,
+            url=self.url,
+            request_id=self.request_id,
+        )
+        return out
+
+
+class AuthError(RemoteError):
+    """403: the CDN refused the URL's signature (missing, wrong key, or expired)."""
+
+
+class NotFoundError(RemoteError):
+    """404 from a server."""
+
+
+class TimelineError(RemoteError):
+    """The timeline query answered ``retCode != 0`` or something that is not its JSON."""
+
+
+class TransportError(TimeshiftError):
+    """No usable answer: connection refused or reset, timeout, truncated body."""
+
+    def __init__(self, message: str, *, url: str | None = None) -> None:
+        super().__init__(message)
+        self.url = redact_url(url) if url else None
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.url})" if self.url else self.message
+
+
+class GapError(TimeshiftError):
+    """The window has gaps (spans without data) and the caller did not allow them.
+
+    ``gaps`` holds ``(start, end)`` pairs in unix seconds.
+    """
+
+    exit_code = 3
+
+    def __init__(self, gaps: list[tuple[float, float]], *, report: str | None = None) -> None:
+        super().__init__("")
+        self.gaps = list(gaps)
+        self.report = report
+
+    def __str__(self) -> str:
+        total = sum(end - start for start, end in self.gaps)
+        text = (
+            f"the window has {len(self.gaps)} gap(s), {total:g} s without data; "
+            "pass --allow-gaps to make the clip from what exists"
+        )
+        if self.report:
+            text += f" (gap report: {self.report})"
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        out["gaps"] = [{"start": s, "end": e} for s, e in self.gaps]
+        return out

@@ -1,0 +1,1 @@
+"""Simulation helpers for tests and benchmarks."""

@@ -1,0 +1,347 @@
+"""A local time-shift origin: HLS playlists in live, VOD and offset modes, the timeline API, segments.
+
+It stands in for an ApsaraVideo Live play domain with time-shift on, for tests, demos
+and users' own test suites. Every app/stream name serves the same content: the
+MPEG-TS segments of a folder (``samples/`` by default), cycled. Segment ``k`` covers
+``[stream_start + k*d, stream_start + (k+1)*d)``; a wrap of the cycle resets the
+timestamps, so it is a discontinuity, as a publisher's reconnect is on the real service.
+
+Faults for testing clients: per-request latency, per-connection bandwidth, gaps in the
+stream, injected 5xx, truncated bodies, CDN signing type A, with or without
+PROGRAM-DATE-TIME.
+
+URL layout::
+
+    /{app}/{stream}.m3u8?lhs_start=1&...            playlists (SPEC §1)
+    /{app}/{stream}/{k}.ts?t={unix}                  segment k
+    /openapi/timeline/query?app&stream&format&...    timeline (SPEC §2)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import random
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from urllib.parse import quote
+
+import m3u8
+from aiohttp import web
+
+from ..auth import Signer
+from ..errors import UsageError
+from ..times import NS_PER_S, LhsParam
+from .server import BackgroundServer
+
+__all__ = ["OriginConfig", "OriginServer", "load_segments", "make_origin_app", "parse_gaps"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+_CHUNK = 16 * 1024
+
+
+def parse_gaps(text: str) -> tuple[tuple[float, float], ...]:
+    """Parse ``"a-b,c-d"`` (seconds after the stream's start) into spans.
+
+    Raises:
+        UsageError: not of that form, or a span that ends before it starts.
+    """
+    out = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        m = re.fullmatch(r"(\d+(?:\.\d+)?)-(\d+(?:\.\d+)?)", part)
+        if not m or float(m.group(2)) <= float(m.group(1)):
+            raise UsageError(f"{part!r} is not a span; expected START-END seconds, e.g. 60-90",
+                             option="--gaps")
+        out.append((float(m.group(1)), float(m.group(2))))
+    return tuple(out)
+
+
+def load_segments(folder: Path) -> tuple[list[bytes], float]:
+    """Read a folder's ``*.ts`` in name order and its segment duration (from manifest.json)."""
+    files = sorted(folder.glob("*.ts"))
+    if not files:
+        raise UsageError(f"no .ts segments in {folder}; run tools/make_samples.py",
+                         option="--samples")
+    duration = 2.0
+    manifest = folder / "manifest.json"
+    if manifest.exists():
+        duration = float(json.loads(manifest.read_text())["segment_duration"])
+    return [f.read_bytes() for f in files], duration
+
+
+@dataclass
+class OriginConfig:
+    """How the local origin behaves. Times are unix seconds.
+
+    Args:
+        samples: folder of MPEG-TS segments (cycled).
+        stream_start: when the simulated stream began; default: ``history`` seconds before start-up.
+        history: how much past the stream has at start-up, in seconds.
+        latency: seconds added before every answer.
+        bandwidth: bytes per second per response (None: unlimited).
+        gaps: spans, in seconds after ``stream_start``, with no data.
+        fail_rate: chance that a request answers 503.
+        truncate_rate: chance that a segment's body stops half-way (Content-Length kept).
+        signer: check CDN signing on every request and sign segment URIs in playlists.
+        program_date_time: write ``#EXT-X-PROGRAM-DATE-TIME`` on every segment.
+        absolute_uris: write absolute segment URIs instead of relative ones.
+        segment_host: host:port written into absolute segment URIs (e.g. to test host checks).
+        list_size: segments in a live or offset playlist.
+        seed: for the fault dice, so a run can be repeated.
+        clock: the time source (tests may freeze it).
+    """
+
+    samples: Path = DEFAULT_SAMPLES
+    stream_start: float | None = None
+    history: float = 24 * 3600
+    latency: float = 0.0
+    bandwidth: float | None = None
+    gaps: tuple[tuple[float, float], ...] = ()
+    fail_rate: float = 0.0
+    truncate_rate: float = 0.0
+    signer: Signer | None = None
+    program_date_time: bool = True
+    absolute_uris: bool = False
+    segment_host: str | None = None
+    list_size: int = 5
+    seed: int | None = None
+    clock: Callable[[], float] = time.time
+    counters: dict[str, int] = field(default_factory=dict)
+
+
+class _Stream:
+    """The segment grid of the simulated stream: which segment covers when, and which exist."""
+
+    def __init__(self, cfg: OriginConfig) -> None:
+        self.segments, self.duration = load_segments(cfg.samples)
+        start = cfg.stream_start
+        if start is None:
+            start = math.floor((cfg.clock() - cfg.history) / self.duration) * self.duration
+        self.t0 = float(start)
+        self.cfg = cfg
+        self.gaps = cfg.gaps
+
+    def span(self, k: int) -> tuple[float, float]:
+        return self.t0 + k * self.duration, self.t0 + (k + 1) * self.duration
+
+    def in_gap(self, k: int) -> bool:
+        a, b = k * self.duration, (k + 1) * self.duration
+        return any(a < ge and b > gs for gs, ge in self.gaps)
+
+    def exists(self, k: int, now: float) -> bool:
+        return k >= 0 and self.span(k)[1] <= now and not self.in_gap(k)
+
+    def index_at(self, t: float) -> int:
+        return math.floor((t - self.t0) / self.duration + 1e-9)
+
+    def discontinuity_before(self, k: int) -> bool:
+        """True where timestamps jump: the sample cycle wraps, or a gap ends."""
+        return k > 0 and (k % len(self.segments) == 0 or self.in_gap(k - 1))
+
+    def discontinuities_before(self, k: int) -> int:
+        """How many discontinuities lie before segment ``k`` (EXT-X-DISCONTINUITY-SEQUENCE)."""
+        if k <= 1:
+            return 0
+        wraps = (k - 1) // len(self.segments)
+        gap_ends = {self.index_at(self.t0 + ge - 1e-9) + 1 for _, ge in self.gaps}
+        extra = sum(1 for j in gap_ends if 0 < j < k and j % len(self.segments) != 0)
+        return wraps + extra
+
+
+def _playlist(stream: _Stream, indices: list[int], request: web.Request, app: str, name: str,
+              endlist: bool, vod: bool) -> str:
+    cfg = stream.cfg
+    pl = m3u8.M3U8()
+    pl.version = 3
+    pl.target_duration = math.ceil(stream.duration)
+    pl.media_sequence = indices[0] if indices else 0
+    pl.discontinuity_sequence = stream.discontinuities_before(indices[0]) if indices else 0
+    pl.is_endlist = endlist
+    if vod:
+        pl.playlist_type = "vod"
+    prev = None
+    for k in indices:
+        start, _ = stream.span(k)
+        path = f"/{quote(app, safe='')}/{quote(name, safe='')}/{k}.ts"
+        uri = f"{quote(name, safe='')}/{k}.ts?t={int(start)}"
+        if cfg.absolute_uris or cfg.segment_host:
+            host = cfg.segment_host or request.host
+            uri = f"{request.scheme}://{host}{path}?t={int(start)}"
+        if cfg.signer is not None:
+            # The origin signs the segment path the same way the CDN would check it.
+            signed = cfg.signer.sign(path, timestamp=int(cfg.clock()))
+            uri += "&" + signed.split("?", 1)[1]
+        pdt = (datetime.fromtimestamp(start, timezone.utc)
+               if cfg.program_date_time else None)
+        disc = prev is not None and (k != prev + 1 or stream.discontinuity_before(k))
+        pl.add_segment(m3u8.Segment(uri=uri, duration=stream.duration, program_date_time=pdt,
+                                    discontinuity=disc))
+        prev = k
+    return str(pl.dumps())
+
+
+class _Origin:
+    def __init__(self, cfg: OriginConfig) -> None:
+        self.cfg = cfg
+        self.stream = _Stream(cfg)
+        self.rng = random.Random(cfg.seed)
+        self.sessions: dict[str, float] = {}
+
+    def count(self, what: str) -> None:
+        self.cfg.counters[what] = self.cfg.counters.get(what, 0) + 1
+
+    # -- middleware: latency, signing, 5xx
+
+    @web.middleware
+    async def middleware(self, request: web.Request,
+                         handler: Callable[[web.Request], object]) -> web.StreamResponse:
+        self.count("requests")
+        if self.cfg.latency:
+            await asyncio.sleep(self.cfg.latency)
+        if self.cfg.signer is not None:
+            result = self.cfg.signer.verify(request.raw_path.split("?", 1)[0],
+                                            request.query_string, now=int(self.cfg.clock()))
+            if not result.ok:
+                self.count("403")
+                return web.Response(status=403, text=f"403 Forbidden: {result.reason}\n")
+        if self.cfg.fail_rate and self.rng.random() < self.cfg.fail_rate:
+            self.count("5xx")
+            return web.Response(status=503, text="503 injected fault\n")
+        return await handler(request)  # type: ignore[misc,no-any-return]
+
+    # -- handlers
+
+    async def playlist(self, request: web.Request) -> web.Response:
+        app, name = request.match_info["app"], request.match_info["stream"]
+        q = request.query
+        if q.get("lhs_start") != "1" and q.get("aliyunols") != "on":
+            return web.Response(status=404, text="not a time-shift request (no marker)\n")
+        times: dict[str, int] = {}
+        try:
+            for key, value in q.items():
+                if key.startswith("lhs_") and key != "lhs_start":
+                    p = LhsParam.from_name(key)
+                    times[p.type] = p.parse_value(value)
+        except UsageError as exc:
+            return web.Response(status=400, text=f"400 {exc}\n")
+        now = self.cfg.clock()
+        s = self.stream
+        if "offset" in times:
+            edge = now - times["offset"] / NS_PER_S
+            last = s.index_at(edge) - 1
+            first, endlist, vod = last - self.cfg.list_size + 1, False, False
+        elif "start" in times:
+            start = times["start"] / NS_PER_S
+            first = s.index_at(start)
+            if "vodend" in times:
+                vodend = times["vodend"] / NS_PER_S
+                if vodend <= start:
+                    return web.Response(status=400, text="400 vodend is not after start\n")
+                last, endlist, vod = math.ceil((vodend - s.t0) / s.duration - 1e-9) - 1, True, True
+            else:
+                # Live mode plays like a live stream delayed by (first request - start).
+                key = request.path_qs
+                first_seen = self.sessions.setdefault(key, now)
+                edge = start + (now - first_seen) + self.cfg.list_size * s.duration
+                end = times.get("end")
+                endlist = end is not None and edge >= end / NS_PER_S
+                if end is not None:
+                    edge = min(edge, end / NS_PER_S)
+                last = math.ceil((edge - s.t0) / s.duration - 1e-9) - 1
+                first, vod = max(first, last - self.cfg.list_size + 1), False
+        else:
+            return web.Response(status=400, text="400 no lhs_start_*/lhs_offset_* time\n")
+        indices = [k for k in range(max(first, 0), last + 1) if s.exists(k, now)]
+        body = _playlist(s, indices, request, app, name, endlist, vod)
+        return web.Response(text=body, content_type="application/vnd.apple.mpegurl")
+
+    async def segment(self, request: web.Request) -> web.StreamResponse:
+        k = int(request.match_info["k"])
+        if not self.stream.exists(k, self.cfg.clock()):
+            return web.Response(status=404, text="404 no such segment\n")
+        data = self.stream.segments[k % len(self.stream.segments)]
+        self.count("segments")
+        truncate = self.cfg.truncate_rate and self.rng.random() < self.cfg.truncate_rate
+        resp = web.StreamResponse(headers={"Content-Type": "video/MP2T"})
+        resp.content_length = len(data)
+        await resp.prepare(request)
+        body = data[: len(data) // 2] if truncate else data
+        bw = self.cfg.bandwidth
+        if bw:
+            for i in range(0, len(body), _CHUNK):
+                await resp.write(body[i:i + _CHUNK])
+                await asyncio.sleep(min(_CHUNK, len(body) - i) / bw)
+        else:
+            await resp.write(body)
+        if truncate:
+            self.count("truncated")
+            # Close the connection with the body short of its Content-Length, as a dying CDN node does.
+            if request.transport is not None:
+                request.transport.close()
+            return resp
+        await resp.write_eof()
+        return resp
+
+    async def timeline(self, request: web.Request) -> web.Response:
+        q = request.query
+        missing = [k for k in ("app", "stream", "format", "lhs_start_unix_s_0",
+                               "lhs_end_unix_s_0") if not q.get(k)]
+        if missing:
+            return web.json_response({"retCode": 1, "description":
+                                      f"missing parameter: {', '.join(missing)}"})
+        if q["format"] not in ("ts", "flv"):
+            return web.json_response({"retCode": 2, "description": "format must be ts or flv"})
+        try:
+            start, end = int(q["lhs_start_unix_s_0"]), int(q["lhs_end_unix_s_0"])
+        except ValueError:
+            return web.json_response({"retCode": 3, "description": "times must be unix seconds"})
+        if end <= start:
+            return web.json_response({"retCode": 4, "description": "end must be after start"})
+        now = self.cfg.clock()
+        s = self.stream
+        entries = []
+        for k in range(max(s.index_at(start), 0), s.index_at(end - 1e-9) + 1):
+            if s.exists(k, now):
+                a, b = s.span(k)
+                entries.append({"start": math.floor(a), "end": math.ceil(b)})
+        return web.json_response({"retCode": 0, "description": "success",
+                                  "content": {"current": int(now), "timeline": entries}})
+
+
+def make_origin_app(cfg: OriginConfig) -> web.Application:
+    """The origin as an aiohttp application."""
+    origin = _Origin(cfg)
+    app = web.Application(middlewares=[origin.middleware])
+    app["origin"] = origin
+    app.router.add_get("/openapi/timeline/query", origin.timeline)
+    app.router.add_get("/{app}/{stream}.m3u8", origin.playlist)
+    app.router.add_get(r"/{app}/{stream}/{k:\d+}.ts", origin.segment)
+    return app
+
+
+class OriginServer(BackgroundServer):
+    """The origin in a background thread: ``with OriginServer(cfg) as o: o.url``."""
+
+    def __init__(self, cfg: OriginConfig | None = None, host: str = "127.0.0.1",
+                 port: int = 0) -> None:
+        self.config = cfg or OriginConfig()
+        super().__init__(lambda: make_origin_app(self.config), host, port)
+
+    @property
+    def stream_start(self) -> float:
+        assert self.app is not None, "start the server first"
+        return float(self.app["origin"].stream.t0)
+
+    @property
+    def segment_duration(self) -> float:
+        assert self.app is not None, "start the server first"
+        return float(self.app["origin"].stream.duration)
+
