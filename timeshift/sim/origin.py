@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 _CHUNK = 16 * 1024
+ORIGIN_KEY: web.AppKey[_Origin] = web.AppKey("origin")
 
 
 def parse_gaps(text: str) -> tuple[tuple[float, float], ...]:
@@ -95,6 +96,7 @@ class OriginConfig:
         absolute_uris: write absolute segment URIs instead of relative ones.
         segment_host: host:port written into absolute segment URIs (e.g. to test host checks).
         list_size: segments in a live or offset playlist.
+        streams: ``app/stream`` names that exist (None: every name does).
         seed: for the fault dice, so a run can be repeated.
         clock: the time source (tests may freeze it).
     """
@@ -112,6 +114,7 @@ class OriginConfig:
     absolute_uris: bool = False
     segment_host: str | None = None
     list_size: int = 5
+    streams: tuple[str, ...] | None = None
     seed: int | None = None
     clock: Callable[[], float] = time.time
     counters: dict[str, int] = field(default_factory=dict)
@@ -217,10 +220,15 @@ class _Origin:
             return web.Response(status=503, text="503 injected fault\n")
         return await handler(request)  # type: ignore[misc,no-any-return]
 
+    def known(self, app: str, stream: str) -> bool:
+        return self.cfg.streams is None or f"{app}/{stream}" in self.cfg.streams
+
     # -- handlers
 
     async def playlist(self, request: web.Request) -> web.Response:
         app, name = request.match_info["app"], request.match_info["stream"]
+        if not self.known(app, name):
+            return web.Response(status=404, text="404 no such stream\n")
         q = request.query
         if q.get("lhs_start") != "1" and q.get("aliyunols") != "on":
             return web.Response(status=404, text="not a time-shift request (no marker)\n")
@@ -265,7 +273,8 @@ class _Origin:
 
     async def segment(self, request: web.Request) -> web.StreamResponse:
         k = int(request.match_info["k"])
-        if not self.stream.exists(k, self.cfg.clock()):
+        known = self.known(request.match_info["app"], request.match_info["stream"])
+        if not known or not self.stream.exists(k, self.cfg.clock()):
             return web.Response(status=404, text="404 no such segment\n")
         data = self.stream.segments[k % len(self.stream.segments)]
         self.count("segments")
@@ -297,6 +306,8 @@ class _Origin:
         if missing:
             return web.json_response({"retCode": 1, "description":
                                       f"missing parameter: {', '.join(missing)}"})
+        if not self.known(q["app"], q["stream"]):
+            return web.json_response({"retCode": 5, "description": "stream not found"})
         if q["format"] not in ("ts", "flv"):
             return web.json_response({"retCode": 2, "description": "format must be ts or flv"})
         try:
@@ -320,7 +331,7 @@ def make_origin_app(cfg: OriginConfig) -> web.Application:
     """The origin as an aiohttp application."""
     origin = _Origin(cfg)
     app = web.Application(middlewares=[origin.middleware])
-    app["origin"] = origin
+    app[ORIGIN_KEY] = origin
     app.router.add_get("/openapi/timeline/query", origin.timeline)
     app.router.add_get("/{app}/{stream}.m3u8", origin.playlist)
     app.router.add_get(r"/{app}/{stream}/{k:\d+}.ts", origin.segment)
@@ -338,10 +349,10 @@ class OriginServer(BackgroundServer):
     @property
     def stream_start(self) -> float:
         assert self.app is not None, "start the server first"
-        return float(self.app["origin"].stream.t0)
+        return float(self.app[ORIGIN_KEY].stream.t0)
 
     @property
     def segment_duration(self) -> float:
         assert self.app is not None, "start the server first"
-        return float(self.app["origin"].stream.duration)
+        return float(self.app[ORIGIN_KEY].stream.duration)
 

@@ -1,0 +1,134 @@
+"""The command line as a user runs it: a subprocess per call, exit codes, one-line errors, JSON."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+import pytest
+
+from timeshift.sim.origin import OriginServer
+
+BASE = ["--domain", "play.example.com", "--app", "live", "--stream", "cam1"]
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "timeshift", *args], capture_output=True,
+                          text=True, timeout=60, env={**os.environ, **(env or {})})
+
+
+@pytest.mark.parametrize(
+    ("args", "flag"),
+    [
+        pytest.param([*BASE, "--start", "now-1h", "--end", "now-2h"], "--end", id="end-before-start"),
+        pytest.param([*BASE, "--start", "now-1h", "--time-format", "human", "--zone", "10"],
+                     "--zone", id="zone-10"),
+        pytest.param([*BASE, "--start", "now-1h", "--zone", "8"], "--zone", id="unix-zone-8"),
+        pytest.param([*BASE, "--start", "now-1h", "--unit", "min"], "--unit", id="unknown-unit"),
+        pytest.param(["--parse", "https://h/a/s.m3u8?lhs_start=1&lhs_start_human_s_8=2017080920001"],
+                     "lhs_start_human_s_8", id="human-wrong-digits"),
+        pytest.param(["--app", "live", "--stream", "cam1", "--start", "now"], "--domain",
+                     id="missing-domain"),
+        pytest.param([*BASE, "--start", "yesterday"], "--start", id="bad-time"),
+        pytest.param([*BASE, "--start", "now", "--auth-type", "A", "--auth-key-env", "NO_SUCH_VAR"],
+                     "--auth-key-env", id="missing-key-env"),
+        pytest.param([*BASE, "--offset", "soon"], "--offset", id="bad-offset"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(args: list[str], flag: str) -> None:
+    r = run("url", *args)
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and flag in lines[0] and "Traceback" not in r.stderr
+    assert r.stdout == ""
+
+
+def test_url_json_and_parse_round_trip() -> None:
+    r = run("url", *BASE, "--start", "2026-11-21T14:03:10+08:00", "--vodend",
+            "2026-11-21T14:05:40+08:00", "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["mode"] == "vod"
+    assert out["start"] == {"iso": "2026-11-21T06:03:10Z", "unix": 1795240990}
+    assert out["end"]["unix"] - out["start"]["unix"] == 150
+    back = json.loads(run("url", "--parse", out["url"], "--json").stdout)
+    assert (back["start"], back["end"], back["mode"]) == (out["start"], out["end"], "vod")
+
+
+def test_human_zone_8_url() -> None:
+    r = run("url", *BASE, "--start", "2017-08-09T20:00:10+08:00", "--time-format", "human",
+            "--zone", "8", "--marker", "lhs_start")
+    assert r.stdout.strip() == ("https://play.example.com/live/cam1.m3u8?lhs_start=1"
+                                "&lhs_start_human_s_8=20170809200010")
+
+
+def test_signing_key_from_environment_not_argv() -> None:
+    r = run("url", *BASE, "--start", "1444435200", "--auth-type", "A", "--auth-key-env", "K",
+            "--auth-timestamp", "1444435200", env={"K": "aliyuncdnexp1234"})
+    assert r.returncode == 0 and "auth_key=1444435200-0-0-" in r.stdout
+    assert "aliyuncdnexp1234" not in r.stdout + r.stderr
+    r = run("url", *BASE, "--start", "now", "--auth-type", "A", "--auth-key", "x")
+    assert r.returncode == 2  # there is no flag that takes the key itself
+
+
+def test_timeline_json_against_origin(make_origin: Callable[..., OriginServer]) -> None:
+    o = make_origin(history=600, gaps=((10, 20),))
+    t0 = int(o.stream_start)
+    r = run("timeline", "--domain", o.netloc, "--scheme", "http", "--app", "live", "--stream",
+            "cam1", "--start", str(t0), "--end", str(t0 + 60), "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert set(out) == {"current", "requested", "ranges", "gaps", "covered_seconds"}
+    assert out["requested"] == {"start": t0, "end": t0 + 60}
+    assert out["ranges"] == [{"start": t0, "end": t0 + 10}, {"start": t0 + 20, "end": t0 + 60}]
+    assert out["gaps"] == [{"start": t0 + 10, "end": t0 + 20}] and out["covered_seconds"] == 50
+    text = run("timeline", "--domain", o.netloc, "--scheme", "http", "--app", "live", "--stream",
+               "cam1", "--start", str(t0), "--end", str(t0 + 60))
+    assert "GAP" in text.stdout and "covered 50 of 60 s" in text.stdout
+
+
+def test_timeline_remote_errors_exit_1(make_origin: Callable[..., OriginServer]) -> None:
+    o = make_origin(history=600, streams=("live/cam1",), signer=None)
+    r = run("timeline", "--domain", o.netloc, "--scheme", "http", "--app", "live", "--stream",
+            "other", "--start", "now-1m", "--end", "now")
+    assert r.returncode == 1 and "stream not found" in r.stderr
+    from timeshift.auth import Signer
+
+    s = make_origin(history=600, signer=Signer("A", "k"))
+    r = run("timeline", "--domain", s.netloc, "--scheme", "http", "--app", "live", "--stream",
+            "cam1", "--start", "now-1m", "--end", "now")
+    assert r.returncode == 1 and "HTTP 403" in r.stderr and "--auth-type" in r.stderr
+
+
+def test_sim_origin_serves_until_stopped() -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "timeshift", "sim", "origin", "--json"],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        lines = []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            lines.append(proc.stdout.readline())
+            if lines[-1].startswith("}"):
+                break
+        info = json.loads("".join(lines))
+        assert info["domain"].startswith("127.0.0.1:")
+        r = run("timeline", "--domain", info["domain"], "--scheme", "http", "--app", "live",
+                "--stream", "cam1", "--start", "now-5m", "--end", "now-1m", "--json")
+        out = json.loads(r.stdout)
+        assert out["gaps"] == [] and 240 <= out["covered_seconds"] <= 241
+        assert out["covered_seconds"] == out["requested"]["end"] - out["requested"]["start"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_python_m_and_console_script_are_one_program() -> None:
+    from timeshift.cli import main
+
+    assert main(["url", *BASE, "--offset", "30m", "--unit", "ms"]) == 0
+    assert run("--version").stdout.startswith("timeshift ")
