@@ -11,8 +11,8 @@ import pytest
 import requests
 
 from timeshift.auth import Signer
-from timeshift.sim.origin import OriginServer, parse_gaps
 from timeshift.errors import UsageError
+from timeshift.sim.origin import OriginServer, parse_gaps
 from timeshift.times import NS_PER_S
 from timeshift.urls import TimeshiftURL
 
@@ -37,7 +37,7 @@ def test_vod_playlist_across_a_wrap(origin: OriginServer) -> None:
     assert [s.discontinuity for s in pl.segments] == [False] * 4 + [True] + [False] * 3
     assert pl.media_sequence == 6 and not pl.discontinuity_sequence  # 0 is left out
     pdt = [s.program_date_time.timestamp() for s in pl.segments]
-    assert pdt[0] == origin.stream_start + 12 and all(b - a == 2 for a, b in zip(pdt, pdt[1:]))
+    assert pdt[0] == origin.stream_start + 12 and all(b - a == 2 for a, b in zip(pdt, pdt[1:], strict=False))
     body = requests.get(pl.segments[0].absolute_uri, timeout=5)
     assert body.headers["Content-Type"] == "video/MP2T" and body.content[0] == 0x47
 

@@ -19,8 +19,8 @@ from .errors import (
     TransportError,
     UsageError,
 )
-from .times import LhsParam, format_iso, parse_duration, parse_time
 from .timeline import Span, Timeline, query_timeline
+from .times import LhsParam, format_iso, parse_duration, parse_time
 from .urls import Mode, TimeshiftURL, parse_url, timeline_url
 
 __all__ = [

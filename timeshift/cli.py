@@ -19,8 +19,8 @@ from typing import Any, NoReturn
 from . import __version__
 from .auth import AUTH_TYPES, Signer
 from .errors import TimeshiftError, UsageError
-from .times import NS_PER_S, TIME_HELP, format_iso, parse_duration, parse_time
 from .timeline import Timeline, query_timeline
+from .times import NS_PER_S, TIME_HELP, format_iso, parse_duration, parse_time
 from .urls import MARKERS, TimeshiftURL, parse_url
 
 log = logging.getLogger("timeshift")

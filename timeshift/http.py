@@ -7,7 +7,7 @@ are translated into the timeshift tree here, once.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -15,19 +15,13 @@ from urllib3.util.retry import Retry
 
 from .errors import AuthError, NotFoundError, RemoteError, TransportError, redact_url
 
-__all__ = ["DEFAULT_TIMEOUT", "HttpSession", "get", "make_session"]
+__all__ = ["DEFAULT_TIMEOUT", "get", "make_session"]
 
 DEFAULT_TIMEOUT = (5.0, 30.0)  # (connect, read) seconds
 SIGNING_HINT = (
     "the domain may have URL signing on: pass --auth-type and --auth-key-env, "
     "or check that the key is right and the signed URL has not expired"
 )
-
-
-class HttpSession(Protocol):
-    """What timeshift needs of an HTTP session (``requests.Session`` fits)."""
-
-    def get(self, url: str, **kwargs: Any) -> requests.Response: ...
 
 
 def make_session(retries: int = 3, backoff: float = 0.25) -> requests.Session:
@@ -52,7 +46,7 @@ def make_session(retries: int = 3, backoff: float = 0.25) -> requests.Session:
     return session
 
 
-def get(session: HttpSession, url: str, *, timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
+def get(session: requests.Session, url: str, *, timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
         what: str = "request") -> requests.Response:
     """GET ``url`` and return the response, or raise a timeshift error for a failure.
 
@@ -66,9 +60,9 @@ def get(session: HttpSession, url: str, *, timeout: float | tuple[float, float] 
         resp = session.get(url, timeout=timeout)
     except requests.RequestException as exc:
         reason = type(exc).__name__
-        root = exc.args[0] if exc.args else None
-        if hasattr(root, "reason") and root.reason is not None:
-            reason = f"{reason}: {type(root.reason).__name__}"
+        root = getattr(exc.args[0], "reason", None) if exc.args else None
+        if root is not None:
+            reason = f"{reason}: {type(root).__name__}"
         raise TransportError(f"{what} failed ({reason})", url=url) from exc
     if resp.status_code >= 400:
         body = resp.text[:200].strip()

@@ -13,9 +13,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import requests
+
 from .auth import Signer
 from .errors import TimelineError, UsageError
-from .http import HttpSession, get, make_session
+from .http import get, make_session
 from .urls import Marker, timeline_url
 
 __all__ = [
@@ -148,7 +150,7 @@ def query_timeline(
     scheme: str = "https",
     marker: Marker = "both",
     signer: Signer | None = None,
-    session: HttpSession | None = None,
+    session: requests.Session | None = None,
     timeout: float | tuple[float, float] = (5.0, 30.0),
 ) -> Timeline:
     """Ask the origin which parts of ``[start, end)`` (unix seconds) hold data.
@@ -166,7 +168,7 @@ def query_timeline(
                        marker=marker)
     if signer is not None:
         url = signer.sign(url)
-    resp = get(session or make_session(), url, timeout=timeout, what="timeline query")
+    resp = get(session if session is not None else make_session(), url, timeout=timeout, what="timeline query")
     try:
         payload = resp.json()
     except (json.JSONDecodeError, ValueError) as exc:

@@ -258,10 +258,11 @@ def parse_url(url: str) -> TimeshiftURL:
         "aliyunols" if has_aliyunols else
         "lhs_start" if has_lhs_start else "both"
     )
-    common = dict(scheme=parts.scheme, marker=marker, extension=ext, extra=tuple(extra))
+    common: dict[str, object] = dict(scheme=parts.scheme, marker=marker, extension=ext,
+                                     extra=tuple(extra))
     if "offset" in times:
-        p, value = times["offset"]
-        return TimeshiftURL.behind_live(parts.netloc, app, stream, value, unit=p.unit, **common)
+        p, offset = times["offset"]
+        return TimeshiftURL.behind_live(parts.netloc, app, stream, offset, unit=p.unit, **common)
     if "start" not in times:
         raise UsageError(f"{url!r} has an end but no lhs_start_* time", option="--parse")
     p, start = times["start"]
