@@ -8,6 +8,7 @@
     │   ├── AuthError               403: URL signing missing, wrong or expired
     │   ├── NotFoundError           404
     │   └── TimelineError           timeline query answered retCode != 0 or a non-JSON body
+    ├── ForeignHostError            exit 1: a playlist names a host outside its origin
     ├── TransportError              exit 1: no usable answer (connection, timeout, truncated body)
     └── GapError                    exit 3: the asked-for window has gaps and gaps were not allowed
 
@@ -23,6 +24,7 @@ from typing import Any
 
 __all__ = [
     "AuthError",
+    "ForeignHostError",
     "GapError",
     "NotFoundError",
     "RemoteError",
@@ -155,6 +157,18 @@ class TransportError(TimeshiftError):
 
     def __str__(self) -> str:
         return f"{self.message} ({self.url})" if self.url else self.message
+
+
+class ForeignHostError(TimeshiftError):
+    """A downloaded playlist names a segment outside the playlist's origin (or not http/https)."""
+
+    def __init__(self, uri: str, reason: str) -> None:
+        super().__init__(reason)
+        self.uri = redact_url(uri)
+
+    def __str__(self) -> str:
+        return (f"refusing {self.uri}: {self.message}; pass --allow-host HOST if it is yours "
+                "(a crafted playlist must not make this job fetch other addresses)")
 
 
 class GapError(TimeshiftError):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import requests
@@ -83,16 +83,19 @@ def find_gaps(spans: Iterable[Span], window: Span) -> tuple[Span, ...]:
 class Timeline:
     """The periods with data inside a requested window, as the origin reported them.
 
-    ``ranges`` are merged and clipped to ``requested``; ``current`` is the server's clock.
+    ``ranges`` are merged and clipped to ``requested``; ``current`` is the server's clock;
+    ``entries`` are the spans as answered (unmerged, unclipped), which place segments in time.
     """
 
     requested: Span
     ranges: tuple[Span, ...]
     current: int
+    entries: tuple[Span, ...] = field(default=(), compare=False, repr=False)
 
     @classmethod
     def from_spans(cls, requested: Span, spans: Iterable[Span], current: int) -> Timeline:
-        return cls(requested, clip_spans(spans, requested), current)
+        raw = tuple(sorted(spans))
+        return cls(requested, clip_spans(raw, requested), current, raw)
 
     @classmethod
     def from_response(cls, payload: Any, requested: Span) -> Timeline:

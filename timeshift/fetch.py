@@ -1,0 +1,323 @@
+"""The parallel segment fetcher: bounded concurrency, retries, hedged requests, a resumable cache.
+
+Selection (which segments) is pure and lives in :mod:`timeshift.playlist`; this
+module only moves bytes. Segments land in a :class:`SegmentCache` under names
+keyed by URI (signing parameters left out, since they change per request), written
+to a ``.part`` file and renamed when whole, so a run killed at any point resumes
+by fetching only what is missing.
+
+Failure handling, per request:
+
+- 5xx, 429 (honouring ``Retry-After``), connection errors, timeouts and bodies
+  shorter than their Content-Length are retried with exponential backoff and jitter;
+- 404/410 mean the segment is gone: a gap, not an error;
+- 403 is an authentication error (no retry), with a hint about URL signing;
+- a request slower than ``hedge_factor`` times the median is raced by a second one,
+  so one slow CDN node does not stall the clip.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import hashlib
+import logging
+import os
+import random
+import statistics
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import aiofiles
+import aiohttp
+
+from .errors import AuthError, RemoteError, TransportError
+from .http import SIGNING_HINT
+from .playlist import Segment
+
+__all__ = ["FetchEvent", "FetchOptions", "FetchStats", "SegmentCache", "default_cache_dir",
+           "fetch_segments", "fetch_text", "make_client_session"]
+
+log = logging.getLogger(__name__)
+
+_SIGNING_PARAMS = {"auth_key", "sign", "time", "key1", "key2", "txsecret", "txtime"}
+_CHUNK = 256 * 1024
+
+
+def default_cache_dir() -> Path:
+    """``$TIMESHIFT_CACHE_DIR``, else ``$XDG_CACHE_HOME/timeshift/segments``, else ``~/.cache/…``."""
+    if os.environ.get("TIMESHIFT_CACHE_DIR"):
+        return Path(os.environ["TIMESHIFT_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "timeshift" / "segments"
+
+
+class SegmentCache:
+    """Whole segments on disk, named by a hash of their URI without signing parameters."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    @staticmethod
+    def key(uri: str) -> str:
+        parts = urlsplit(uri)
+        query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+                 if k.lower() not in _SIGNING_PARAMS]
+        stable = urlunsplit(parts._replace(query=urlencode(query), fragment=""))
+        return hashlib.sha256(stable.encode()).hexdigest()[:40]
+
+    def path(self, uri: str) -> Path:
+        k = self.key(uri)
+        return self.root / k[:2] / f"{k}.ts"
+
+    def get(self, uri: str) -> Path | None:
+        p = self.path(uri)
+        return p if p.exists() else None
+
+    def part_path(self, uri: str) -> Path:
+        # Unique per attempt: a hedged twin must not write into the same file.
+        final = self.path(uri)
+        return final.with_name(f"{final.name}.{uuid.uuid4().hex[:8]}.part")
+
+    def discard(self, uris: Sequence[str]) -> None:
+        for uri in uris:
+            self.path(uri).unlink(missing_ok=True)
+
+
+@dataclass(frozen=True)
+class FetchOptions:
+    """How segments are fetched. Passed explicitly; nothing is read from global state."""
+
+    concurrency: int = 16
+    connect_timeout: float = 5.0
+    read_timeout: float = 20.0
+    retries: int = 6
+    backoff: float = 0.1
+    max_backoff: float = 8.0
+    hedge_factor: float = 4.0
+    hedge_min: float = 1.0
+    max_segment_bytes: int = 512 * 1024 * 1024
+    headers: tuple[tuple[str, str], ...] = (("User-Agent", "timeshift/0.1"),)
+
+
+@dataclass(frozen=True)
+class FetchEvent:
+    """Progress: ``kind`` is cached, done, retry, hedge or gap; ``index`` counts in the window."""
+
+    kind: str
+    index: int
+    segment: Segment
+    bytes: int = 0
+    detail: str = ""
+
+
+@dataclass
+class FetchStats:
+    """What the fetch did, for the summary."""
+
+    segments: int = 0
+    cached: int = 0
+    bytes: int = 0
+    retries: int = 0
+    hedges: int = 0
+    missing: list[Segment] = field(default_factory=list)
+    durations: list[float] = field(default_factory=list)
+
+
+class _Retryable(Exception):
+    def __init__(self, reason: str, delay: float | None = None) -> None:
+        super().__init__(reason)
+        self.delay = delay
+
+
+class _Gone(Exception):
+    pass
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value) if value else None
+        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+
+
+async def fetch_text(session: aiohttp.ClientSession, url: str, *, retries: int = 4,
+                     limit: int = 32 * 1024 * 1024, what: str = "playlist") -> str:
+    """GET a small text document (a playlist) with the same retry rules as segments."""
+    for attempt in range(retries + 1):
+        try:
+            async with session.get(url) as resp:
+                if resp.status == 403:
+                    raise AuthError(f"{what} refused", status=403, url=url, hint=SIGNING_HINT)
+                if resp.status in (404, 410):
+                    raise RemoteError(f"{what}: not found", status=resp.status, url=url)
+                if resp.status == 429 or resp.status >= 500:
+                    raise _Retryable(f"HTTP {resp.status}", _retry_after(resp.headers.get("Retry-After")))
+                if resp.status >= 400:
+                    raise RemoteError(f"{what} failed", status=resp.status, url=url)
+                body = await resp.content.read(limit + 1)
+                if len(body) > limit:
+                    raise RemoteError(f"{what} is over {limit >> 20} MiB", url=url)
+                return body.decode("utf-8-sig", errors="replace")
+        except (_Retryable, aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            if attempt == retries:
+                raise TransportError(f"{what} failed after {retries + 1} tries "
+                                     f"({type(exc).__name__}: {exc})", url=url) from exc
+            delay = exc.delay if isinstance(exc, _Retryable) and exc.delay is not None else None
+            await asyncio.sleep(delay if delay is not None else 0.1 * 2 ** attempt * random.uniform(1, 2))
+    raise AssertionError("unreachable")
+
+
+class _Fetcher:
+    def __init__(self, session: aiohttp.ClientSession, cache: SegmentCache, opts: FetchOptions,
+                 stats: FetchStats, emit: Callable[[FetchEvent], None]) -> None:
+        self.session, self.cache, self.opts, self.stats, self.emit = session, cache, opts, stats, emit
+
+    def hedge_delay(self) -> float:
+        d = self.stats.durations
+        if len(d) < 5:
+            return max(self.opts.hedge_min * 4, 4.0)
+        return max(self.opts.hedge_min, self.opts.hedge_factor * statistics.median(d[-50:]))
+
+    async def attempt(self, seg: Segment) -> tuple[Path, int]:
+        """One GET streamed to a private .part file; renamed into the cache when whole."""
+        part = self.cache.part_path(seg.uri)
+        part.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            async with self.session.get(seg.uri) as resp:
+                if resp.status in (404, 410):
+                    raise _Gone()
+                if resp.status == 403:
+                    raise AuthError("segment refused", status=403, url=seg.uri, hint=SIGNING_HINT)
+                if resp.status == 429 or resp.status >= 500:
+                    raise _Retryable(f"HTTP {resp.status}", _retry_after(resp.headers.get("Retry-After")))
+                if resp.status >= 400:
+                    raise RemoteError("segment failed", status=resp.status, url=seg.uri)
+                expected = resp.content_length
+                if expected is not None and expected > self.opts.max_segment_bytes:
+                    raise RemoteError(f"segment is {expected} bytes, over the bound of "
+                                      f"{self.opts.max_segment_bytes}", url=seg.uri)
+                size = 0
+                async with aiofiles.open(part, "wb") as f:
+                    async for chunk in resp.content.iter_chunked(_CHUNK):
+                        size += len(chunk)
+                        if size > self.opts.max_segment_bytes:
+                            raise RemoteError("segment is over the size bound", url=seg.uri)
+                        await f.write(chunk)
+                if expected is not None and size != expected:
+                    raise _Retryable(f"body {size} of {expected} bytes")
+                if size == 0:
+                    raise _Retryable("empty body")
+            final = self.cache.path(seg.uri)
+            os.replace(part, final)
+            return final, size
+        finally:
+            part.unlink(missing_ok=True)
+
+    async def hedged(self, seg: Segment, index: int) -> tuple[Path, int]:
+        """An attempt, raced by a second one if it runs much slower than the median."""
+        first = asyncio.ensure_future(self.attempt(seg))
+        done, _ = await asyncio.wait({first}, timeout=self.hedge_delay())
+        if done:
+            return first.result()
+        self.stats.hedges += 1
+        self.emit(FetchEvent("hedge", index, seg, detail="slow request raced by a second one"))
+        second = asyncio.ensure_future(self.attempt(seg))
+        pending = {first, second}
+        error: BaseException | None = None
+        try:
+            while pending:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    if task.exception() is None:
+                        return task.result()
+                    error = task.exception()
+            assert error is not None
+            raise error
+        finally:
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    async def fetch(self, seg: Segment, index: int) -> Path | None:
+        """The segment's cached path, or None when the origin says it is gone (a gap)."""
+        cached = self.cache.get(seg.uri)
+        if cached is not None:
+            self.stats.cached += 1
+            self.emit(FetchEvent("cached", index, seg, cached.stat().st_size))
+            return cached
+        for attempt in range(self.opts.retries + 1):
+            began = time.monotonic()
+            try:
+                path, size = await self.hedged(seg, index)
+            except _Gone:
+                self.stats.missing.append(seg)
+                self.emit(FetchEvent("gap", index, seg, detail="404 from the origin"))
+                return None
+            except (_Retryable, aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                reason = str(exc) or type(exc).__name__
+                if attempt == self.opts.retries:
+                    raise TransportError(f"segment {seg.sequence} failed after "
+                                         f"{attempt + 1} tries ({reason})", url=seg.uri) from exc
+                self.stats.retries += 1
+                self.emit(FetchEvent("retry", index, seg, detail=reason))
+                delay = getattr(exc, "delay", None)
+                if delay is None:
+                    delay = min(self.opts.max_backoff, self.opts.backoff * 2 ** attempt)
+                    delay *= random.uniform(0.5, 1.5)
+                await asyncio.sleep(min(delay, self.opts.max_backoff * 4))
+                continue
+            self.stats.durations.append(time.monotonic() - began)
+            self.stats.bytes += size
+            self.stats.segments += 1
+            self.emit(FetchEvent("done", index, seg, size))
+            return path
+        raise AssertionError("unreachable")
+
+
+def make_client_session(opts: FetchOptions) -> aiohttp.ClientSession:
+    """An aiohttp session with keep-alive pooling sized for the concurrency (hedges need a little more)."""
+    connector = aiohttp.TCPConnector(limit=opts.concurrency + 8, limit_per_host=0,
+                                     ttl_dns_cache=300, enable_cleanup_closed=True)
+    timeout = aiohttp.ClientTimeout(total=None, sock_connect=opts.connect_timeout,
+                                    sock_read=opts.read_timeout)
+    return aiohttp.ClientSession(connector=connector, timeout=timeout, headers=dict(opts.headers),
+                                 auto_decompress=False)
+
+
+async def fetch_segments(
+    session: aiohttp.ClientSession,
+    segments: Sequence[Segment],
+    cache: SegmentCache,
+    opts: FetchOptions,
+    stats: FetchStats,
+    emit: Callable[[FetchEvent], None] = lambda e: None,
+) -> AsyncIterator[tuple[Segment, Path | None]]:
+    """Fetch segments in parallel and yield ``(segment, path or None)`` in playlist order.
+
+    Downloads run ahead of the consumer, bounded by ``opts.concurrency`` requests in
+    flight; requests start in playlist order so the head of the clip comes first.
+    """
+    fetcher = _Fetcher(session, cache, opts, stats, emit)
+    gate = asyncio.Semaphore(opts.concurrency)
+
+    async def one(seg: Segment, index: int) -> Path | None:
+        async with gate:
+            return await fetcher.fetch(seg, index)
+
+    tasks = [asyncio.ensure_future(one(seg, i)) for i, seg in enumerate(segments)]
+    try:
+        for seg, task in zip(segments, tasks, strict=True):
+            yield seg, await task
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+

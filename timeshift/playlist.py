@@ -1,0 +1,269 @@
+"""Playlists to segments with wall-clock times, and the segments that cover a window. Pure.
+
+A segment's wall-clock start comes from ``#EXT-X-PROGRAM-DATE-TIME`` when the
+playlist has it. Otherwise it is derived: the first segment is anchored on the
+timeline entry that holds the window's start (the service answers one entry per
+segment), later ones follow by EXTINF, and after a discontinuity the timeline
+says whether time was skipped (a gap) so the run resumes where data resumes.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import Literal
+from urllib.parse import urlsplit
+
+import m3u8
+
+from .errors import RemoteError, UsageError
+from .timeline import Span
+
+__all__ = [
+    "Gap",
+    "Playlist",
+    "Segment",
+    "Selection",
+    "assign_wall_clock",
+    "parse_playlist",
+    "select_window",
+]
+
+log = logging.getLogger(__name__)
+
+# Spans shorter than this are rounding (integer-second timelines, ms PDTs), not gaps.
+TOLERANCE = 0.25
+MAX_PLAYLIST_BYTES = 32 * 1024 * 1024
+
+GapReason = Literal["timeline", "playlist", "missing", "before-start", "after-end"]
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One media segment: where to get it and which wall-clock span it holds (unix seconds)."""
+
+    uri: str
+    sequence: int
+    duration: float
+    start: float
+    discontinuity: bool = False
+    dated: bool = False  # start came from PROGRAM-DATE-TIME
+
+    @property
+    def end(self) -> float:
+        return self.start + self.duration
+
+    def copy_with(self, **changes: object) -> Segment:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Gap:
+    """A span of the window without data, and how it was found."""
+
+    start: float
+    end: float
+    reason: GapReason
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+    def to_dict(self) -> dict[str, object]:
+        return {"start": round(self.start, 3), "end": round(self.end, 3),
+                "duration": round(self.duration, 3), "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class Playlist:
+    """A media playlist as parsed: segments (times relative until assigned) and its flags."""
+
+    uri: str
+    segments: tuple[Segment, ...]
+    endlist: bool
+    target_duration: float
+    dated: bool
+
+
+def _refuse_unsupported(pl: m3u8.M3U8) -> None:
+    if pl.is_variant:
+        raise UsageError(
+            "this is a master (variant) playlist; pass the URL of one media playlist", option="--url")
+    for key in pl.keys or []:
+        if key is not None and key.method not in (None, "NONE"):
+            raise UsageError(f"encrypted playlists (METHOD={key.method}) are not supported yet",
+                             option="--url")
+    if pl.segment_map:
+        raise UsageError("fMP4 playlists (#EXT-X-MAP) are not supported yet; "
+                         "time-shift playlists are MPEG-TS", option="--url")
+    if any(s.byterange for s in pl.segments):
+        raise UsageError("byte-range playlists are not supported yet", option="--url")
+
+
+def parse_playlist(text: str, uri: str) -> Playlist:
+    """Parse a media playlist; segment URIs become absolute (query strings kept).
+
+    Segments get provisional starts: PDT when present, else seconds from the first segment.
+
+    Raises:
+        RemoteError: the text is not an HLS playlist or is over the size bound.
+        UsageError: a master playlist or a form this version does not fetch.
+    """
+    if len(text) > MAX_PLAYLIST_BYTES:
+        raise RemoteError(f"the playlist is over {MAX_PLAYLIST_BYTES >> 20} MiB", url=uri)
+    if not text.lstrip().startswith("#EXTM3U"):
+        raise RemoteError("the answer is not an HLS playlist (no #EXTM3U)", url=uri)
+    pl = m3u8.loads(text, uri=uri)
+    _refuse_unsupported(pl)
+    segments = []
+    seq0 = pl.media_sequence or 0
+    offset = 0.0
+    for i, s in enumerate(pl.segments):
+        duration = float(s.duration or 0.0)
+        if not math.isfinite(duration) or duration <= 0 or duration > 3600:
+            raise RemoteError(f"segment {seq0 + i} has an impossible duration {s.duration!r}",
+                              url=uri)
+        pdt = s.current_program_date_time
+        segments.append(Segment(
+            uri=s.absolute_uri, sequence=seq0 + i, duration=duration,
+            start=pdt.timestamp() if pdt is not None else offset,
+            discontinuity=bool(s.discontinuity) and i > 0, dated=pdt is not None))
+        offset += duration
+    return Playlist(uri=uri, segments=tuple(segments), endlist=bool(pl.is_endlist),
+                    target_duration=float(pl.target_duration or 0),
+                    dated=all(s.dated for s in segments) and bool(segments))
+
+
+def assign_wall_clock(segments: Sequence[Segment], window_start: float,
+                      entries: Sequence[Span] = ()) -> tuple[Segment, ...]:
+    """Give undated segments wall-clock starts, cross-checked against timeline entries.
+
+    Dated segments keep their PDT. ``entries`` are the timeline's spans, unmerged
+    (one per segment where the service answers that way), around the window.
+    """
+    spans = sorted(entries)
+    merged: list[Span] = []
+    for s in spans:
+        if merged and s.start <= merged[-1].end:
+            merged[-1] = Span(merged[-1].start, max(merged[-1].end, s.end))
+        else:
+            merged.append(s)
+    out: list[Segment] = []
+    cursor: float | None = None
+    for seg in segments:
+        if seg.dated:
+            start = seg.start
+        elif cursor is None:
+            start = _anchor(seg, window_start, spans)
+        elif seg.discontinuity and merged:
+            # After a reconnect, data resumes at the next timeline span if the cursor is in a gap.
+            nxt = next((m for m in merged if m.end > cursor + TOLERANCE), None)
+            start = max(cursor, float(nxt.start)) if nxt else cursor
+        else:
+            start = cursor
+        out.append(seg.copy_with(start=start))
+        cursor = start + seg.duration
+    return tuple(out)
+
+
+def _anchor(first: Segment, window_start: float, spans: Sequence[Span]) -> float:
+    for s in spans:
+        if s.start <= window_start < s.end and abs(s.duration - first.duration) <= 1.0:
+            return float(s.start)
+    # The timeline is merged or silent: the first segment is taken to start at the window start.
+    return window_start
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What a window asked for, the segments that cover it, and every gap in it."""
+
+    start: float
+    end: float
+    segments: tuple[Segment, ...]
+    gaps: tuple[Gap, ...]
+
+    @property
+    def covered(self) -> tuple[float, float] | None:
+        if not self.segments:
+            return None
+        return max(self.start, self.segments[0].start), min(self.end, self.segments[-1].end)
+
+    @property
+    def gap_seconds(self) -> float:
+        return sum(g.duration for g in self.gaps)
+
+    def with_missing(self, missing: Iterable[Segment]) -> Selection:
+        """The selection once some listed segments turned out to be gone (404)."""
+        gone = {s.sequence for s in missing}
+        if not gone:
+            return self
+        kept = tuple(s for s in self.segments if s.sequence not in gone)
+        extra = [Gap(max(s.start, self.start), min(s.end, self.end), "missing")
+                 for s in self.segments if s.sequence in gone]
+        return replace(self, segments=kept, gaps=_union_gaps([*self.gaps, *extra]))
+
+
+def _union_gaps(gaps: Iterable[Gap]) -> tuple[Gap, ...]:
+    out: list[Gap] = []
+    for g in sorted(gaps, key=lambda g: (g.start, g.end)):
+        if g.duration < TOLERANCE:
+            continue
+        if out and g.start <= out[-1].end + TOLERANCE:
+            if g.end > out[-1].end:
+                out[-1] = replace(out[-1], end=g.end)
+        else:
+            out.append(g)
+    return tuple(out)
+
+
+def select_window(segments: Sequence[Segment], start: float, end: float,
+                  timeline_gaps: Iterable[Span] = ()) -> Selection:
+    """The segments overlapping ``[start, end)`` and the gaps: uncovered time, PDT jumps, timeline.
+
+    Raises:
+        UsageError: end not after start.
+    """
+    if end <= start:
+        raise UsageError("the end is not after the start; give an end later than --start",
+                         option="--end")
+    chosen = tuple(s for s in segments if s.end > start + 1e-6 and s.start < end - 1e-6)
+    gaps: list[Gap] = []
+    cursor = start
+    for s in chosen:
+        if s.start > cursor + TOLERANCE:
+            reason: GapReason = "before-start" if cursor == start else "playlist"
+            gaps.append(Gap(cursor, min(s.start, end), reason))
+        cursor = max(cursor, s.end)
+    if cursor < end - TOLERANCE:
+        gaps.append(Gap(cursor, end, "after-end" if chosen else "playlist"))
+    for span in timeline_gaps:
+        a, b = max(float(span.start), start), min(float(span.end), end)
+        if b - a >= TOLERANCE:
+            gaps.append(Gap(a, b, "timeline"))
+    return Selection(start, end, chosen, _union_gaps(gaps))
+
+
+def check_hosts(segments: Iterable[Segment], playlist_uri: str,
+                allowed: Iterable[str] = ()) -> None:
+    """Refuse segment URIs outside the playlist's origin and the allowed hosts.
+
+    A crafted playlist must not turn a clip or archive job into a proxy for other
+    (for instance internal) addresses.
+
+    Raises:
+        ForeignHostError: a segment names another host or a scheme other than http(s).
+    """
+    from .errors import ForeignHostError
+
+    origin = urlsplit(playlist_uri)
+    ok = {origin.netloc.lower(), (origin.hostname or "").lower()}
+    ok |= {h.lower() for h in allowed}
+    for seg in segments:
+        parts = urlsplit(seg.uri)
+        if parts.scheme not in ("http", "https"):
+            raise ForeignHostError(seg.uri, f"scheme {parts.scheme or '(none)'!r} is not http(s)")
+        if parts.netloc.lower() not in ok and (parts.hostname or "").lower() not in ok:
+            raise ForeignHostError(seg.uri, f"host {parts.netloc!r} is not the playlist's origin")

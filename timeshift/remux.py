@@ -1,0 +1,135 @@
+"""ffmpeg: a pure argv builder (with ffmpeg-python) and one function that runs it.
+
+ffmpeg comes from PATH when present, else from the ``imageio-ffmpeg`` wheel, so a
+plain ``pip install`` is enough. Segments are streamed into ffmpeg's stdin while
+later ones are still downloading; the MP4 is written to a temporary name and only
+renamed into place by the caller once ffmpeg has finished cleanly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shlex
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import ffmpeg
+
+from .errors import TimeshiftError
+
+__all__ = ["FfmpegError", "MuxPlan", "Remuxer", "ffmpeg_exe", "mp4_command"]
+
+log = logging.getLogger(__name__)
+
+
+class FfmpegError(TimeshiftError):
+    """ffmpeg exited with an error; ``stderr`` holds its last lines."""
+
+    def __init__(self, returncode: int, stderr: str) -> None:
+        super().__init__(f"ffmpeg exited with {returncode}")
+        self.returncode = returncode
+        self.stderr = stderr
+
+    def __str__(self) -> str:
+        tail = " | ".join(self.stderr.strip().splitlines()[-3:])
+        return f"{self.message}: {tail}" if tail else self.message
+
+
+def ffmpeg_exe() -> str:
+    """The ffmpeg binary: PATH first, else the one the imageio-ffmpeg wheel ships."""
+    found = shutil.which("ffmpeg")
+    if found:
+        return found
+    import imageio_ffmpeg
+
+    return str(imageio_ffmpeg.get_ffmpeg_exe())
+
+
+@dataclass(frozen=True)
+class MuxPlan:
+    """What ffmpeg should cut from the piped stream, in seconds from the stream's start_time.
+
+    ``seek`` drops packets before it (set on a keyframe, so the video starts whole);
+    ``duration`` ends the output. Either may be None.
+    """
+
+    seek: float | None = None
+    duration: float | None = None
+
+
+def mp4_command(output: Path, plan: MuxPlan = MuxPlan(), *, exe: str = "ffmpeg") -> list[str]:
+    """The ffmpeg argv that remuxes MPEG-TS on stdin into a faststart MP4 at ``output``."""
+    options: dict[str, object] = {
+        "c": "copy",
+        "bsf:a": "aac_adtstoasc",  # ADTS headers are not allowed in MP4
+        "movflags": "+faststart",
+        "f": "mp4",
+    }
+    if plan.seek is not None and plan.seek > 0:
+        options["ss"] = f"{plan.seek:.6f}"
+    if plan.duration is not None:
+        options["t"] = f"{plan.duration:.6f}"
+    stream = (
+        ffmpeg.input("pipe:", f="mpegts")
+        .output(str(output), **options)
+        .global_args("-hide_banner", "-nostats", "-loglevel", "error")
+        .overwrite_output()
+    )
+    return list(stream.compile(cmd=exe))
+
+
+class Remuxer:
+    """ffmpeg running on a command, fed through stdin.
+
+    ``await write(data)`` applies backpressure through the pipe; ``await finish()``
+    closes stdin, waits, and raises :class:`FfmpegError` on a non-zero exit.
+    """
+
+    def __init__(self, argv: list[str]) -> None:
+        self.argv = argv
+        self.proc: asyncio.subprocess.Process | None = None
+        self._stderr: asyncio.Task[bytes] | None = None
+
+    async def start(self) -> Remuxer:
+        log.debug("running %s", shlex.join(self.argv))
+        self.proc = await asyncio.create_subprocess_exec(
+            *self.argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE)
+        assert self.proc.stderr is not None
+        self._stderr = asyncio.ensure_future(self.proc.stderr.read())
+        return self
+
+    async def write(self, data: bytes) -> None:
+        assert self.proc is not None and self.proc.stdin is not None
+        try:
+            self.proc.stdin.write(data)
+            await self.proc.stdin.drain()
+        except (BrokenPipeError, ConnectionResetError):
+            # ffmpeg quit early; its exit code and stderr say why, in finish().
+            await self.finish()
+            raise FfmpegError(-1, "ffmpeg closed its input") from None
+
+    async def finish(self) -> None:
+        assert self.proc is not None and self.proc.stdin is not None
+        if not self.proc.stdin.is_closing():
+            self.proc.stdin.close()
+            try:
+                await self.proc.stdin.wait_closed()
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+        rc = await self.proc.wait()
+        err = (await self._stderr).decode(errors="replace") if self._stderr else ""
+        if rc != 0:
+            raise FfmpegError(rc, err)
+        if err.strip():
+            log.info("ffmpeg: %s", err.strip())
+
+    async def abort(self) -> None:
+        """Stop ffmpeg (on failure or Ctrl-C) and reap it."""
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.kill()
+            await self.proc.wait()
+        if self._stderr is not None:
+            self._stderr.cancel()
