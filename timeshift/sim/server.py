@@ -7,9 +7,15 @@ is the one place that knows how to start and stop one.
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 from collections.abc import Callable
 from types import TracebackType
+
+if sys.version_info >= (3, 11):
+    from typing import Self
+else:  # aiohttp brings typing_extensions on these versions
+    from typing_extensions import Self
 
 from aiohttp import web
 
@@ -45,7 +51,7 @@ class BackgroundServer:
     def netloc(self) -> str:
         return self.url.split("://", 1)[1]
 
-    def start(self) -> BackgroundServer:
+    def start(self) -> Self:
         ready = threading.Event()
         failure: list[BaseException] = []
 
@@ -89,7 +95,7 @@ class BackgroundServer:
             self._thread.join(timeout=10)
             self._loop = None
 
-    def __enter__(self) -> BackgroundServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
