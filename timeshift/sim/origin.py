@@ -281,22 +281,25 @@ class _Origin:
         truncate = self.cfg.truncate_rate and self.rng.random() < self.cfg.truncate_rate
         resp = web.StreamResponse(headers={"Content-Type": "video/MP2T"})
         resp.content_length = len(data)
-        await resp.prepare(request)
-        body = data[: len(data) // 2] if truncate else data
-        bw = self.cfg.bandwidth
-        if bw:
-            for i in range(0, len(body), _CHUNK):
-                await resp.write(body[i:i + _CHUNK])
-                await asyncio.sleep(min(_CHUNK, len(body) - i) / bw)
-        else:
-            await resp.write(body)
-        if truncate:
-            self.count("truncated")
-            # Close the connection with the body short of its Content-Length, as a dying CDN node does.
-            if request.transport is not None:
-                request.transport.close()
-            return resp
-        await resp.write_eof()
+        try:
+            await resp.prepare(request)
+            body = data[: len(data) // 2] if truncate else data
+            bw = self.cfg.bandwidth
+            if bw:
+                for i in range(0, len(body), _CHUNK):
+                    await resp.write(body[i:i + _CHUNK])
+                    await asyncio.sleep(min(_CHUNK, len(body) - i) / bw)
+            else:
+                await resp.write(body)
+            if truncate:
+                self.count("truncated")
+                # Close with the body short of its Content-Length, as a dying CDN node does.
+                if request.transport is not None:
+                    request.transport.close()
+                return resp
+            await resp.write_eof()
+        except ConnectionResetError:
+            self.count("client_gone")  # the client hung up (a hedged twin won, or it was killed)
         return resp
 
     async def timeline(self, request: web.Request) -> web.Response:
