@@ -299,16 +299,18 @@ async def aclip(
             progress(ClipProgress(kind, done, total, stats.bytes, stats.retries,
                                   time.monotonic() - began, detail))
 
+    # PyAV is needed only to probe the finished file; importing it now overlaps the download.
+    warm_av = asyncio.ensure_future(asyncio.to_thread(__import__, "av"))
     timeline: Timeline | None = None
-    if source.timeline is not None:
-        try:
-            timeline = await asyncio.to_thread(source.timeline)
-        except (AuthError, TimelineError, TransportError) as exc:
-            # The playlist still has what is needed (PDT); the timeline only cross-checks.
-            log.warning("timeline query failed, going on without it: %s", exc)
-
     async with make_client_session(fetch) as session:
+        asked = asyncio.ensure_future(asyncio.to_thread(source.timeline)) if source.timeline else None
         text = await fetch_text(session, source.playlist_url)
+        if asked is not None:
+            try:
+                timeline = await asked
+            except (AuthError, TimelineError, TransportError) as exc:
+                # The playlist still has what is needed (PDT); the timeline only cross-checks.
+                log.warning("timeline query failed, going on without it: %s", exc)
         pl = parse_playlist(text, source.playlist_url)
         if not pl.segments:
             raise GapError([source.window] if source.window else [])
@@ -349,8 +351,8 @@ async def aclip(
             emit(ev.kind, ev.detail)
 
         try:
-            async for seg, path in fetch_segments(session, sel.segments, cache, fetch, stats,
-                                                  on_fetch):
+            async for seg, path, data in fetch_segments(session, sel.segments, cache, fetch,
+                                                        stats, on_fetch):
                 if path is None:
                     previous_missing = True
                     if not allow_gaps:
@@ -358,8 +360,9 @@ async def aclip(
                     continue
                 if failed_gap:
                     continue  # keep fetching into the cache for a re-run, but mux nothing
-                async with aiofiles.open(path, "rb") as f:
-                    data = await f.read()
+                if data is None:  # from the cache of an earlier run
+                    async with aiofiles.open(path, "rb") as f:
+                        data = await f.read()
                 if remuxer is None and ts_file is None:
                     plan, kept_from = _plan_cut(data, seg, sel, fmt)
                     if fmt == "ts":
@@ -397,6 +400,7 @@ async def aclip(
     gap_report = _gap_report(out, final, final.covered) if final.gaps else None
     if not keep_cache:
         cache.discard([s.uri for s in sel.segments])
+    await warm_av
     media = await asyncio.to_thread(probe_media, out)
     covered = final.covered
     if covered is not None:

@@ -45,7 +45,6 @@ __all__ = ["FetchEvent", "FetchOptions", "FetchStats", "SegmentCache", "default_
 log = logging.getLogger(__name__)
 
 _SIGNING_PARAMS = {"auth_key", "sign", "time", "key1", "key2", "txsecret", "txtime"}
-_CHUNK = 256 * 1024
 
 
 def default_cache_dir() -> Path:
@@ -186,53 +185,61 @@ class _Fetcher:
             return max(self.opts.hedge_min * 4, 4.0)
         return max(self.opts.hedge_min, self.opts.hedge_factor * statistics.median(d[-50:]))
 
-    async def attempt(self, seg: Segment) -> tuple[Path, int]:
-        """One GET streamed to a private .part file; renamed into the cache when whole."""
+    async def attempt(self, seg: Segment) -> tuple[Path, bytes]:
+        """One GET read whole, written to a private .part file, renamed into the cache."""
         part = self.cache.part_path(seg.uri)
-        part.parent.mkdir(parents=True, exist_ok=True)
+        async with self.session.get(seg.uri) as resp:
+            if resp.status in (404, 410):
+                raise _Gone()
+            if resp.status == 403:
+                raise AuthError("segment refused", status=403, url=seg.uri, hint=SIGNING_HINT)
+            if resp.status == 429 or resp.status >= 500:
+                raise _Retryable(f"HTTP {resp.status}", _retry_after(resp.headers.get("Retry-After")))
+            if resp.status >= 400:
+                raise RemoteError("segment failed", status=resp.status, url=seg.uri)
+            expected = resp.content_length
+            if expected is not None and expected > self.opts.max_segment_bytes:
+                raise RemoteError(f"segment is {expected} bytes, over the bound of "
+                                  f"{self.opts.max_segment_bytes}", url=seg.uri)
+            # One buffer per segment (segments are small and bounded): far cheaper than
+            # streaming chunk by chunk through the file thread pool.
+            if expected is not None:
+                data = await resp.read()  # raises ClientPayloadError if the body comes up short
+            else:
+                buf = bytearray()
+                while chunk := await resp.content.read(1 << 20):
+                    buf += chunk
+                    if len(buf) > self.opts.max_segment_bytes:
+                        break
+                data = bytes(buf)
+        if len(data) > self.opts.max_segment_bytes:
+            raise RemoteError("segment is over the size bound", url=seg.uri)
+        if expected is not None and len(data) != expected:
+            raise _Retryable(f"body {len(data)} of {expected} bytes")
+        if not data:
+            raise _Retryable("empty body")
+        final = self.cache.path(seg.uri)
+        final.parent.mkdir(parents=True, exist_ok=True)
         try:
-            async with self.session.get(seg.uri) as resp:
-                if resp.status in (404, 410):
-                    raise _Gone()
-                if resp.status == 403:
-                    raise AuthError("segment refused", status=403, url=seg.uri, hint=SIGNING_HINT)
-                if resp.status == 429 or resp.status >= 500:
-                    raise _Retryable(f"HTTP {resp.status}", _retry_after(resp.headers.get("Retry-After")))
-                if resp.status >= 400:
-                    raise RemoteError("segment failed", status=resp.status, url=seg.uri)
-                expected = resp.content_length
-                if expected is not None and expected > self.opts.max_segment_bytes:
-                    raise RemoteError(f"segment is {expected} bytes, over the bound of "
-                                      f"{self.opts.max_segment_bytes}", url=seg.uri)
-                size = 0
-                async with aiofiles.open(part, "wb") as f:
-                    async for chunk in resp.content.iter_chunked(_CHUNK):
-                        size += len(chunk)
-                        if size > self.opts.max_segment_bytes:
-                            raise RemoteError("segment is over the size bound", url=seg.uri)
-                        await f.write(chunk)
-                if expected is not None and size != expected:
-                    raise _Retryable(f"body {size} of {expected} bytes")
-                if size == 0:
-                    raise _Retryable("empty body")
-            final = self.cache.path(seg.uri)
+            async with aiofiles.open(part, "wb") as f:
+                await f.write(data)
             os.replace(part, final)
-            return final, size
-        finally:
+        except BaseException:
             part.unlink(missing_ok=True)
+            raise
+        return final, data
 
-    async def hedged(self, seg: Segment, index: int) -> tuple[Path, int]:
+    async def hedged(self, seg: Segment, index: int) -> tuple[Path, bytes]:
         """An attempt, raced by a second one if it runs much slower than the median."""
-        first = asyncio.ensure_future(self.attempt(seg))
-        done, _ = await asyncio.wait({first}, timeout=self.hedge_delay())
-        if done:
-            return first.result()
-        self.stats.hedges += 1
-        self.emit(FetchEvent("hedge", index, seg, detail="slow request raced by a second one"))
-        second = asyncio.ensure_future(self.attempt(seg))
-        pending = {first, second}
-        error: BaseException | None = None
+        pending = {asyncio.ensure_future(self.attempt(seg))}
         try:
+            done, pending = await asyncio.wait(pending, timeout=self.hedge_delay())
+            if done:
+                return done.pop().result()
+            self.stats.hedges += 1
+            self.emit(FetchEvent("hedge", index, seg, detail="slow request raced by a second one"))
+            pending.add(asyncio.ensure_future(self.attempt(seg)))
+            error: BaseException | None = None
             while pending:
                 done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
                 for task in done:
@@ -244,19 +251,21 @@ class _Fetcher:
         finally:
             for task in pending:
                 task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)
 
-    async def fetch(self, seg: Segment, index: int) -> Path | None:
-        """The segment's cached path, or None when the origin says it is gone (a gap)."""
+    async def fetch(self, seg: Segment, index: int) -> tuple[Path, bytes | None] | None:
+        """The segment's cache path and bytes (None when read from the cache: the consumer
+        reads it), or None when the origin says the segment is gone (a gap)."""
         cached = self.cache.get(seg.uri)
         if cached is not None:
             self.stats.cached += 1
             self.emit(FetchEvent("cached", index, seg, cached.stat().st_size))
-            return cached
+            return cached, None
         for attempt in range(self.opts.retries + 1):
             began = time.monotonic()
             try:
-                path, size = await self.hedged(seg, index)
+                path, data = await self.hedged(seg, index)
             except _Gone:
                 self.stats.missing.append(seg)
                 self.emit(FetchEvent("gap", index, seg, detail="404 from the origin"))
@@ -275,10 +284,11 @@ class _Fetcher:
                 await asyncio.sleep(min(delay, self.opts.max_backoff * 4))
                 continue
             self.stats.durations.append(time.monotonic() - began)
-            self.stats.bytes += size
+            del self.stats.durations[:-64]  # the median needs only recent requests
+            self.stats.bytes += len(data)
             self.stats.segments += 1
-            self.emit(FetchEvent("done", index, seg, size))
-            return path
+            self.emit(FetchEvent("done", index, seg, len(data)))
+            return path, data
         raise AssertionError("unreachable")
 
 
@@ -299,25 +309,34 @@ async def fetch_segments(
     opts: FetchOptions,
     stats: FetchStats,
     emit: Callable[[FetchEvent], None] = lambda e: None,
-) -> AsyncIterator[tuple[Segment, Path | None]]:
-    """Fetch segments in parallel and yield ``(segment, path or None)`` in playlist order.
+) -> AsyncIterator[tuple[Segment, Path | None, bytes | None]]:
+    """Fetch segments in parallel; yield ``(segment, path, bytes)`` in playlist order.
 
-    Downloads run ahead of the consumer, bounded by ``opts.concurrency`` requests in
-    flight; requests start in playlist order so the head of the clip comes first.
+    ``path`` is None for a segment the origin no longer has (a gap); ``bytes`` is None
+    when the segment came from the cache (read it from ``path``). At most
+    ``opts.concurrency`` requests are in flight, started in playlist order, and at most
+    ``run_ahead`` finished segments wait for the consumer, so memory does not grow with
+    the window's length.
     """
     fetcher = _Fetcher(session, cache, opts, stats, emit)
     gate = asyncio.Semaphore(opts.concurrency)
+    run_ahead = max(2 * opts.concurrency, 8)
 
-    async def one(seg: Segment, index: int) -> Path | None:
+    async def one(seg: Segment, index: int) -> tuple[Path, bytes | None] | None:
         async with gate:
             return await fetcher.fetch(seg, index)
 
-    tasks = [asyncio.ensure_future(one(seg, i)) for i, seg in enumerate(segments)]
+    tasks: dict[int, asyncio.Future[tuple[Path, bytes | None] | None]] = {}
     try:
-        for seg, task in zip(segments, tasks, strict=True):
-            yield seg, await task
+        for i, seg in enumerate(segments):
+            for j in range(len(tasks) + i, min(i + run_ahead, len(segments))):
+                tasks[j] = asyncio.ensure_future(one(segments[j], j))
+            result = await tasks.pop(i)
+            if result is None:
+                yield seg, None, None
+            else:
+                yield seg, result[0], result[1]
     finally:
-        for task in tasks:
+        for task in tasks.values():
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-
+        await asyncio.gather(*tasks.values(), return_exceptions=True)

@@ -628,10 +628,13 @@ def shift_timestamps(data: bytes, offset: int) -> bytes:
 def _anchor_timestamp(data: bytes) -> int | None:
     """First PTS of the first video stream that has one, else :func:`start_timestamp`."""
     video, audio = _av_pids(data)
+    if video:
+        # Stop at the first video PES: scanning the rest of the segment is wasted work
+        # on the hot path (this runs once per segment of every clip).
+        for _, pid, _, pts, _ in _pes_starts(data):
+            if pid == video[0] and pts is not None:
+                return pts
     firsts = first_timestamps(data)
-    for pid in video:
-        if pid in firsts:
-            return firsts[pid]
     return _earliest([firsts[pid] for pid in audio if pid in firsts])
 
 
