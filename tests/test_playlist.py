@@ -88,6 +88,8 @@ def test_foreign_host_refused_and_allowed() -> None:
         pytest.param("<html>", RemoteError, id="not-hls"),
         pytest.param("#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\nlow.m3u8\n", UsageError, id="master"),
         pytest.param("#EXTM3U\n#EXTINF:-1,\na.ts\n", RemoteError, id="bad-duration"),
+        pytest.param("#EXTM3U\n#EXT-X-PROGRAM-DATE-TIME:2026-11-21T0\n#EXTINF:2,\na.ts\n",
+                     RemoteError, id="truncated-pdt"),
     ],
 )
 def test_bad_playlists(text: str, error: type[Exception]) -> None:

@@ -161,10 +161,17 @@ async def fetch_text(session: aiohttp.ClientSession, url: str, *, retries: int =
                     raise _Retryable(f"HTTP {resp.status}", _retry_after(resp.headers.get("Retry-After")))
                 if resp.status >= 400:
                     raise RemoteError(f"{what} failed", status=resp.status, url=url)
-                body = await resp.content.read(limit + 1)
-                if len(body) > limit:
+                if resp.content_length is not None and resp.content_length > limit:
                     raise RemoteError(f"{what} is over {limit >> 20} MiB", url=url)
-                return body.decode("utf-8-sig", errors="replace")
+                buf = bytearray()
+                # content.read(n) answers with what has arrived so far: read until EOF.
+                while chunk := await resp.content.read(1 << 20):
+                    buf += chunk
+                    if len(buf) > limit:
+                        raise RemoteError(f"{what} is over {limit >> 20} MiB", url=url)
+                if resp.content_length is not None and len(buf) != resp.content_length:
+                    raise _Retryable(f"body {len(buf)} of {resp.content_length} bytes")
+                return buf.decode("utf-8-sig", errors="replace")
         except (_Retryable, aiohttp.ClientError, asyncio.TimeoutError) as exc:
             if attempt == retries:
                 raise TransportError(f"{what} failed after {retries + 1} tries "

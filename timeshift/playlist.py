@@ -115,7 +115,10 @@ def parse_playlist(text: str, uri: str) -> Playlist:
         raise RemoteError(f"the playlist is over {MAX_PLAYLIST_BYTES >> 20} MiB", url=uri)
     if not text.lstrip().startswith("#EXTM3U"):
         raise RemoteError("the answer is not an HLS playlist (no #EXTM3U)", url=uri)
-    pl = m3u8.loads(text, uri=uri)
+    try:
+        pl = m3u8.loads(text, uri=uri)
+    except (ValueError, TypeError, AttributeError, IndexError) as exc:
+        raise RemoteError(f"the playlist is malformed ({exc})", url=uri) from exc
     _refuse_unsupported(pl)
     segments = []
     seq0 = pl.media_sequence or 0
