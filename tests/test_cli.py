@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -132,3 +133,25 @@ def test_python_m_and_console_script_are_one_program() -> None:
 
     assert main(["url", *BASE, "--offset", "30m", "--unit", "ms"]) == 0
     assert run("--version").stdout.startswith("timeshift ")
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "flag"),
+    [
+        pytest.param(["--url", "ftp://h/a.m3u8", "-o", "x.mp4"], 2, "--url", id="ftp-url"),
+        pytest.param([*BASE, "--start", "now-1h", "-o", "x.mp4"], 2, "--start", id="no-end"),
+        pytest.param([*BASE, "--start", "now", "--end", "now-1h", "-o", "x.mp4"], 2, "--end",
+                     id="end-before-start"),
+        pytest.param([*BASE, "--start", "now-1h", "--end", "now", "-o", "/nonexistent/x.mp4"], 2,
+                     "-o", id="no-such-folder"),
+        pytest.param(["--domain", "127.0.0.1:9", "--scheme", "http", "--app", "a", "--stream", "s",
+                      "--start", "now-1h", "--end", "now", "-o", "x.mp4"], 1, "playlist",
+                     id="connection-refused"),
+    ],
+)
+def test_clip_errors_are_one_line(args: list[str], code: int, flag: str, tmp_path: Path) -> None:
+    r = subprocess.run([sys.executable, "-m", "timeshift", "clip", *args], capture_output=True,
+                       text=True, timeout=120, cwd=tmp_path)
+    assert r.returncode == code
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and flag in lines[0], r.stderr

@@ -65,11 +65,11 @@ class _Parser(argparse.ArgumentParser):
 # shared options, defined once
 
 
-def _add_stream_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--domain", required=True, metavar="HOST[:PORT]",
+def _add_stream_options(p: argparse.ArgumentParser, *, required: bool = True) -> None:
+    p.add_argument("--domain", required=required, metavar="HOST[:PORT]",
                    help="the play domain (a port is allowed)")
-    p.add_argument("--app", required=True, help="the application name")
-    p.add_argument("--stream", required=True, help="the stream name")
+    p.add_argument("--app", required=required, help="the application name")
+    p.add_argument("--stream", required=required, help="the stream name")
     p.add_argument("--scheme", choices=("http", "https"), default="https",
                    help="default: https")
 
@@ -183,10 +183,7 @@ def _add_url(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description=f"Build a time-shift playback URL. Times: {TIME_HELP}.")
     p.add_argument("--parse", metavar="URL", help="parse URL instead of building one")
-    p.add_argument("--domain", metavar="HOST[:PORT]", help="the play domain (a port is allowed)")
-    p.add_argument("--app", help="the application name")
-    p.add_argument("--stream", help="the stream name")
-    p.add_argument("--scheme", choices=("http", "https"), default="https", help="default: https")
+    _add_stream_options(p, required=False)
     p.add_argument("--start", metavar="TIME", help="window start")
     w = p.add_mutually_exclusive_group()
     w.add_argument("--end", metavar="TIME", help="live mode: end of the window")
@@ -340,10 +337,7 @@ def _add_clip(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg
         description=f"Fetch the window's segments in parallel and remux them into one file. "
                     f"Times: {TIME_HELP}.")
     p.add_argument("--url", help="a time-shift URL, or any HLS media playlist with PROGRAM-DATE-TIME")
-    p.add_argument("--domain", metavar="HOST[:PORT]", help="the play domain")
-    p.add_argument("--app", help="the application name")
-    p.add_argument("--stream", help="the stream name")
-    p.add_argument("--scheme", choices=("http", "https"), default="https", help="default: https")
+    _add_stream_options(p, required=False)
     p.add_argument("--start", metavar="TIME", help="window start")
     p.add_argument("--end", metavar="TIME", help="window end (exclusive)")
     p.add_argument("-o", "--output", required=True, type=Path, metavar="OUT.mp4",
@@ -482,6 +476,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=(logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)],
                         format="%(levelname)s %(name)s: %(message)s")
+    if args.verbose < 2:
+        # Retries are reported by timeshift itself; urllib3's per-retry warnings are noise.
+        logging.getLogger("urllib3").setLevel(logging.ERROR)
     for flag in getattr(args, "required_unless_parse", ()):
         if not args.parse and not getattr(args, flag[2:].replace("-", "_")):
             parser.exit(2, f"timeshift {args.command}: error: the argument {flag} is required "

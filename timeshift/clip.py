@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import aiofiles
 
@@ -170,6 +171,8 @@ def _resolve_source(url: str | None, domain: str | None, app: str | None, stream
             raise UsageError("a clip needs --start and --end", option="--start")
         ts_url = TimeshiftURL.vod(domain, app, stream, start, end, scheme=scheme)
     else:
+        if urlsplit(url).scheme not in ("http", "https"):
+            raise UsageError(f"{url!r} is not an http(s) URL", option="--url")
         try:
             ts_url = parse_url(url)
         except UsageError:
@@ -181,8 +184,6 @@ def _resolve_source(url: str | None, domain: str | None, app: str | None, stream
         if s is None or e is None:
             raise UsageError("this time-shift URL has no window; give --start and --end",
                              option="--start")
-        if e <= s:
-            raise UsageError("the end is not after the start", option="--end")
         ts_url = ts_url.copy_with(mode=Mode.VOD, start=s, end=e, offset=None)
     playlist = str(ts_url)
     if signer is not None:
@@ -304,7 +305,12 @@ async def aclip(
     timeline: Timeline | None = None
     async with make_client_session(fetch) as session:
         asked = asyncio.ensure_future(asyncio.to_thread(source.timeline)) if source.timeline else None
-        text = await fetch_text(session, source.playlist_url)
+        try:
+            text = await fetch_text(session, source.playlist_url)
+        except BaseException:
+            if asked is not None:  # reap it: its own failure would only repeat the playlist's
+                await asyncio.gather(asked, return_exceptions=True)
+            raise
         if asked is not None:
             try:
                 timeline = await asked

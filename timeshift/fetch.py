@@ -35,7 +35,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import aiofiles
 import aiohttp
 
-from .errors import AuthError, RemoteError, TransportError
+from .errors import AuthError, NotFoundError, RemoteError, TransportError
 from .http import SIGNING_HINT
 from .playlist import Segment
 
@@ -147,20 +147,29 @@ def _retry_after(value: str | None) -> float | None:
         return max(0.0, parsed.timestamp() - time.time()) if parsed else None
 
 
+def _check_status(resp: aiohttp.ClientResponse, url: str, what: str) -> None:
+    """Sort an answer: fine (2xx/3xx), gone (404/410), retryable (429/5xx), or fatal."""
+    if resp.status < 400:
+        return
+    if resp.status in (404, 410):
+        raise _Gone()
+    if resp.status == 403:
+        raise AuthError(f"{what} refused", status=403, url=url, hint=SIGNING_HINT)
+    if resp.status == 429 or resp.status >= 500:
+        raise _Retryable(f"HTTP {resp.status}", _retry_after(resp.headers.get("Retry-After")))
+    raise RemoteError(f"{what} failed", status=resp.status, url=url)
+
+
 async def fetch_text(session: aiohttp.ClientSession, url: str, *, retries: int = 4,
                      limit: int = 32 * 1024 * 1024, what: str = "playlist") -> str:
     """GET a small text document (a playlist) with the same retry rules as segments."""
     for attempt in range(retries + 1):
         try:
             async with session.get(url) as resp:
-                if resp.status == 403:
-                    raise AuthError(f"{what} refused", status=403, url=url, hint=SIGNING_HINT)
-                if resp.status in (404, 410):
-                    raise RemoteError(f"{what}: not found", status=resp.status, url=url)
-                if resp.status == 429 or resp.status >= 500:
-                    raise _Retryable(f"HTTP {resp.status}", _retry_after(resp.headers.get("Retry-After")))
-                if resp.status >= 400:
-                    raise RemoteError(f"{what} failed", status=resp.status, url=url)
+                try:
+                    _check_status(resp, url, what)
+                except _Gone:
+                    raise NotFoundError(f"{what}: not found", status=resp.status, url=url) from None
                 if resp.content_length is not None and resp.content_length > limit:
                     raise RemoteError(f"{what} is over {limit >> 20} MiB", url=url)
                 buf = bytearray()
@@ -196,14 +205,7 @@ class _Fetcher:
         """One GET read whole, written to a private .part file, renamed into the cache."""
         part = self.cache.part_path(seg.uri)
         async with self.session.get(seg.uri) as resp:
-            if resp.status in (404, 410):
-                raise _Gone()
-            if resp.status == 403:
-                raise AuthError("segment refused", status=403, url=seg.uri, hint=SIGNING_HINT)
-            if resp.status == 429 or resp.status >= 500:
-                raise _Retryable(f"HTTP {resp.status}", _retry_after(resp.headers.get("Retry-After")))
-            if resp.status >= 400:
-                raise RemoteError("segment failed", status=resp.status, url=seg.uri)
+            _check_status(resp, seg.uri, "segment")
             expected = resp.content_length
             if expected is not None and expected > self.opts.max_segment_bytes:
                 raise RemoteError(f"segment is {expected} bytes, over the bound of "

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import m3u8
 
 from .errors import RemoteError, UsageError
-from .timeline import Span
+from .timeline import Span, merge_spans
 
 __all__ = [
     "Gap",
@@ -147,12 +147,7 @@ def assign_wall_clock(segments: Sequence[Segment], window_start: float,
     (one per segment where the service answers that way), around the window.
     """
     spans = sorted(entries)
-    merged: list[Span] = []
-    for s in spans:
-        if merged and s.start <= merged[-1].end:
-            merged[-1] = Span(merged[-1].start, max(merged[-1].end, s.end))
-        else:
-            merged.append(s)
+    merged = merge_spans(spans)
     out: list[Segment] = []
     cursor: float | None = None
     for seg in segments:

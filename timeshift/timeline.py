@@ -16,7 +16,7 @@ from typing import Any, Literal
 import requests
 
 from .auth import Signer
-from .errors import TimelineError, UsageError
+from .errors import TimelineError
 from .http import get, make_session
 from .urls import Marker, timeline_url
 
@@ -164,9 +164,6 @@ def query_timeline(
         TimelineError: ``retCode != 0`` or a body that is not JSON.
         RemoteError, TransportError: other HTTP failures after the retries.
     """
-    if end <= start:
-        raise UsageError("the end is not after the start; give an end later than --start",
-                         option="--end")
     url = timeline_url(domain, app, stream, start, end, format=format, scheme=scheme,
                        marker=marker)
     if signer is not None:
