@@ -1,0 +1,1 @@
+"""The ApsaraVideo Live OpenAPI (RPC style, version 2016-11-01): signing and client."""
