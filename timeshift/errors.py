@@ -5,6 +5,7 @@
     TimeshiftError                  exit 1 unless a subclass says otherwise
     ├── UsageError                  exit 2: the caller's input is wrong (flag, time, URL, key)
     ├── RemoteError                 exit 1: a server answered with an error
+    │   ├── ApiError                the OpenAPI answered {Code, Message, RequestId, HostId}
     │   ├── AuthError               403: URL signing missing, wrong or expired
     │   ├── NotFoundError           404
     │   └── TimelineError           timeline query answered retCode != 0 or a non-JSON body
@@ -23,6 +24,7 @@ import re
 from typing import Any
 
 __all__ = [
+    "ApiError",
     "AuthError",
     "ForeignHostError",
     "GapError",
@@ -133,6 +135,27 @@ class RemoteError(TimeshiftError):
             url=self.url,
             request_id=self.request_id,
         )
+        return out
+
+
+class ApiError(RemoteError):
+    """An OpenAPI error answer: ``code`` (e.g. ``Throttling``), message, RequestId, HostId."""
+
+    RETRYABLE = frozenset({"Throttling", "Throttling.User", "Throttling.Api", "ServiceUnavailable",
+                           "InternalError", "ServiceUnavailableTemporary"})
+
+    def __init__(self, message: str, *, host_id: str | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.host_id = host_id
+
+    @property
+    def retryable(self) -> bool:
+        code = str(self.code or "")
+        return code in self.RETRYABLE or code.startswith("Throttling")
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        out["host_id"] = self.host_id
         return out
 
 

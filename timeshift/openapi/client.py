@@ -1,0 +1,123 @@
+"""The Live OpenAPI client over ``requests``: sign, send, retry the retryable, translate errors.
+
+Retries are hand-written rather than urllib3's ``Retry`` because every retry must be
+signed again with a fresh ``SignatureNonce`` and ``Timestamp`` (the service refuses a
+reused nonce as a replay), and because what is retryable is decided by the answer's
+``Code`` (``Throttling*``, ``ServiceUnavailable``, ``InternalError``), not its status.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import urlencode
+
+import requests
+
+from ..errors import ApiError, TransportError
+from .credentials import Credentials
+from .signing import API_VERSION, common_params, flatten, sign
+
+__all__ = ["DEFAULT_ENDPOINT", "LiveClient"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_ENDPOINT = "live.aliyuncs.com"
+
+
+class LiveClient:
+    """A client for one endpoint and set of credentials.
+
+    Args:
+        credentials: the AccessKey pair (and STS token) to sign with.
+        endpoint: host[:port] of the API (``live.aliyuncs.com``; a local server in tests).
+        scheme: ``https`` by default.
+        region: sent as ``RegionId`` when given.
+        retries: how many times a retryable answer or a connection failure is retried.
+        backoff: base seconds of the exponential backoff (with jitter).
+        session: an injectable ``requests.Session``.
+        sleep: injectable for tests that count backoff instead of waiting.
+    """
+
+    def __init__(self, credentials: Credentials, *, endpoint: str = DEFAULT_ENDPOINT,
+                 scheme: str = "https", region: str | None = None, version: str = API_VERSION,
+                 timeout: float | tuple[float, float] = (5.0, 30.0), retries: int = 4,
+                 backoff: float = 0.5, session: requests.Session | None = None,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.credentials = credentials
+        self.endpoint = endpoint
+        self.scheme = scheme
+        self.region = region
+        self.version = version
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        self.session = session or requests.Session()
+        self.sleep = sleep
+        self.attempts: list[str] = []  # the nonces sent, most recent last (for diagnostics)
+
+    def __repr__(self) -> str:
+        return (f"LiveClient(endpoint={self.endpoint!r}, access_key_id="
+                f"{self.credentials.access_key_id!r}, region={self.region!r})")
+
+    def signed_url(self, action: str, params: Mapping[str, Any] | None = None, *,
+                   nonce: str | None = None, timestamp: str | None = None) -> str:
+        """The full signed GET URL of a request, without sending it."""
+        query = common_params(action, self.credentials.access_key_id, version=self.version,
+                              region=self.region, security_token=self.credentials.security_token,
+                              nonce=nonce, timestamp=timestamp)
+        query.update(flatten(params or {}))
+        query["Signature"] = sign(query, self.credentials.access_key_secret)
+        return f"{self.scheme}://{self.endpoint}/?{urlencode(query)}"
+
+    def call(self, action: str, **params: Any) -> dict[str, Any]:
+        """Send one action and return its decoded JSON answer.
+
+        Raises:
+            ApiError: the service answered with an error code (after retries if retryable).
+            TransportError: no answer after the retries.
+        """
+        for attempt in range(self.retries + 1):
+            url = self.signed_url(action, params)
+            self.attempts.append(url.split("SignatureNonce=", 1)[1].split("&", 1)[0])
+            try:
+                resp = self.session.get(url, timeout=self.timeout)
+            except requests.RequestException as exc:
+                if attempt == self.retries:
+                    raise TransportError(f"{action} failed after {attempt + 1} tries "
+                                         f"({type(exc).__name__})",
+                                         url=f"{self.scheme}://{self.endpoint}/") from exc
+                self._wait(attempt, action, type(exc).__name__)
+                continue
+            try:
+                return self._decode(action, resp)
+            except ApiError as err:
+                if not err.retryable or attempt == self.retries:
+                    raise
+                self._wait(attempt, action, str(err.code))
+        raise AssertionError("unreachable")
+
+    def _wait(self, attempt: int, action: str, why: str) -> None:
+        delay = min(20.0, self.backoff * 2 ** attempt) * random.uniform(0.5, 1.5)
+        log.info("%s: %s, retrying in %.2f s", action, why, delay)
+        self.sleep(delay)
+
+    @staticmethod
+    def _decode(action: str, resp: requests.Response) -> dict[str, Any]:
+        try:
+            body = resp.json()
+        except (json.JSONDecodeError, ValueError):
+            body = None
+        if resp.status_code >= 400 or (isinstance(body, dict) and "Code" in body
+                                       and resp.status_code >= 300):
+            data = body if isinstance(body, dict) else {}
+            raise ApiError(str(data.get("Message") or resp.reason or "error"),
+                           status=resp.status_code, code=data.get("Code"),
+                           request_id=data.get("RequestId"), host_id=data.get("HostId"))
+        if not isinstance(body, dict):
+            raise ApiError(f"{action}: the answer is not JSON", status=resp.status_code)
+        return body

@@ -1,0 +1,228 @@
+"""A local ApsaraVideo Live OpenAPI server (RPC style, 2016-11-01) for tests and demos.
+
+It checks requests the way the service does (signature, nonce replay, timestamp skew,
+AccessKey) and answers with the service's error shape ``{Code, Message, RequestId,
+HostId}``, so the official SDK's ``CommonRequest`` works against it unmodified.
+Both GET query strings and POST form bodies are accepted.
+
+Actions so far: CreateLiveStreamRecordIndexFiles, DescribeLiveStreamRecordIndexFile,
+DescribeLiveStreamRecordIndexFiles. Faults: ``throttle`` answers the next N calls
+with ``Throttling``.
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import hmac
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from ..openapi.signing import sign, string_to_sign
+from .server import BackgroundServer
+
+__all__ = ["LiveApiConfig", "LiveApiServer", "make_liveapi_app"]
+
+MAX_SKEW = 15 * 60
+FOUR_DAYS = 4 * 86400
+Handler = Callable[["_LiveApi", dict[str, str]], Awaitable[dict[str, Any]]]
+
+
+class _Fail(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+@dataclass
+class LiveApiConfig:
+    """The server's credentials, domains and faults.
+
+    ``access_key_secret`` is never printed by the server; ``throttle`` counts down the
+    calls still to answer with ``Throttling``.
+    """
+
+    access_key_id: str = "testid"
+    access_key_secret: str = field(default="testsecret", repr=False)
+    domains: tuple[str, ...] = ("play.example.com",)
+    throttle: int = 0
+    clock: Callable[[], float] = time.time
+    counters: dict[str, int] = field(default_factory=dict)
+
+
+def _iso_to_unix(value: str, name: str) -> int:
+    try:
+        return calendar.timegm(time.strptime(value, "%Y-%m-%dT%H:%M:%SZ"))
+    except ValueError:
+        raise _Fail(400, f"InvalidParameter.{name}", f"{name} must be YYYY-MM-DDThh:mm:ssZ") from None
+
+
+def _unix_to_iso(t: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+class _LiveApi:
+    def __init__(self, cfg: LiveApiConfig) -> None:
+        self.cfg = cfg
+        self.nonces: dict[str, float] = {}
+        self.records: dict[str, dict[str, Any]] = {}
+
+    def count(self, key: str) -> None:
+        self.cfg.counters[key] = self.cfg.counters.get(key, 0) + 1
+
+    def authenticate(self, params: dict[str, str]) -> None:
+        for name in ("AccessKeyId", "Signature", "SignatureNonce", "Timestamp", "SignatureMethod"):
+            if not params.get(name):
+                raise _Fail(400, "IncompleteSignature" if name != "AccessKeyId" else
+                            "MissingParameter", f"{name} is mandatory for this action.")
+        if params["AccessKeyId"] != self.cfg.access_key_id:
+            raise _Fail(404, "InvalidAccessKeyId.NotFound", "Specified access key is not found.")
+        try:
+            ts = calendar.timegm(time.strptime(params["Timestamp"], "%Y-%m-%dT%H:%M:%SZ"))
+        except ValueError:
+            raise _Fail(400, "InvalidTimeStamp.Format",
+                        "Specified time stamp or date value is not well formatted.") from None
+        now = self.cfg.clock()
+        if abs(now - ts) > MAX_SKEW:
+            raise _Fail(400, "InvalidTimeStamp.Expired",
+                        "Specified time stamp or date value is expired.")
+        expected = sign(params, self.cfg.access_key_secret, self.method)
+        if not hmac.compare_digest(expected, params["Signature"]):
+            # The service's own wording, StringToSign included: the official SDK compares it
+            # with its own to tell a wrong secret from a wrong signing procedure.
+            raise _Fail(400, "SignatureDoesNotMatch",
+                        "Specified signature is not matched with our calculation. "
+                        f"server string to sign is:{string_to_sign(params, self.method)}")
+        nonce = params["SignatureNonce"]
+        for old in [n for n, t in self.nonces.items() if now - t > 2 * MAX_SKEW]:
+            del self.nonces[old]
+        if nonce in self.nonces:
+            raise _Fail(400, "SignatureNonceUsed", "Specified signature nonce was used already.")
+        self.nonces[nonce] = now
+
+    method = "GET"
+
+    async def handle(self, request: web.Request) -> web.Response:
+        params = dict(request.query)
+        if request.method == "POST":
+            params.update({k: str(v) for k, v in (await request.post()).items()})
+        request_id = str(uuid.uuid4()).upper()
+        self.method = request.method
+        try:
+            self.authenticate(params)
+            self.count("calls")
+            if self.cfg.throttle > 0:
+                self.cfg.throttle -= 1
+                self.count("throttled")
+                raise _Fail(503, "Throttling", "Request was denied due to request throttling.")
+            action = params.get("Action", "")
+            handler = _ACTIONS.get(action)
+            if handler is None:
+                raise _Fail(404, "InvalidAction.NotFound",
+                            f"Specified api {action!r} is not found, please check your url and method.")
+            body = await handler(self, params)
+        except _Fail as fail:
+            return web.json_response({"Code": fail.code, "Message": fail.message,
+                                      "RequestId": request_id, "HostId": request.host},
+                                     status=fail.status)
+        return web.json_response({"RequestId": request_id, **body})
+
+    # -- helpers shared by actions
+
+    def stream_params(self, p: dict[str, str]) -> tuple[str, str, str]:
+        for name in ("DomainName", "AppName", "StreamName"):
+            if not p.get(name):
+                raise _Fail(400, f"Missing{name}", f"{name} is mandatory for this action.")
+        if p["DomainName"] not in self.cfg.domains:
+            raise _Fail(404, "InvalidDomain.NotFound", "domain not found")
+        return p["DomainName"], p["AppName"], p["StreamName"]
+
+    def window(self, p: dict[str, str]) -> tuple[int, int]:
+        for name in ("StartTime", "EndTime"):
+            if not p.get(name):
+                raise _Fail(400, f"Missing{name}", f"{name} is mandatory for this action.")
+        start, end = _iso_to_unix(p["StartTime"], "StartTime"), _iso_to_unix(p["EndTime"], "EndTime")
+        if end <= start:
+            raise _Fail(400, "InvalidParameter.Malformed", "EndTime must be after StartTime")
+        if end - start > FOUR_DAYS:
+            raise _Fail(400, "InvalidParameter.Interval", "StartTime and EndTime are over 4 days apart")
+        return start, end
+
+
+async def _create_index(api: _LiveApi, p: dict[str, str]) -> dict[str, Any]:
+    domain, app, stream = api.stream_params(p)
+    start, end = api.window(p)
+    for name in ("OssEndpoint", "OssBucket", "OssObject"):
+        if not p.get(name):
+            raise _Fail(400, f"Missing{name}", f"{name} is mandatory for this action.")
+    record_id = hashlib.sha1(f"{domain}/{app}/{stream}/{start}/{end}/{p['OssObject']}".encode()).hexdigest()
+    info = {
+        "RecordId": record_id, "RecordUrl": f"http://{p['OssBucket']}.{p['OssEndpoint']}/{p['OssObject']}",
+        "DomainName": domain, "AppName": app, "StreamName": stream, "OssBucket": p["OssBucket"],
+        "OssEndpoint": p["OssEndpoint"], "OssObject": p["OssObject"],
+        "StartTime": _unix_to_iso(start), "EndTime": _unix_to_iso(end), "Duration": float(end - start),
+        "Height": 720, "Width": 1280, "CreateTime": _unix_to_iso(int(api.cfg.clock())),
+    }
+    api.records[record_id] = info
+    return {"RecordInfo": info}
+
+
+async def _describe_index(api: _LiveApi, p: dict[str, str]) -> dict[str, Any]:
+    api.stream_params(p)
+    if not p.get("RecordId"):
+        raise _Fail(400, "MissingRecordId", "RecordId is mandatory for this action.")
+    info = api.records.get(p["RecordId"])
+    if info is None:
+        raise _Fail(404, "InvalidRecordId.NotFound", "record not found")
+    return {"RecordIndexInfo": info}
+
+
+async def _list_index(api: _LiveApi, p: dict[str, str]) -> dict[str, Any]:
+    domain, app, stream = api.stream_params(p)
+    start, end = api.window(p)
+    try:
+        page = int(p.get("PageNum", "1"))
+        size = int(p.get("PageSize", "10"))
+    except ValueError:
+        raise _Fail(400, "InvalidParameter", "PageNum and PageSize are numbers") from None
+    if not 5 <= size <= 30 or page < 1:
+        raise _Fail(400, "InvalidPageSize", "PageSize must be 5-30 and PageNum at least 1")
+    order = p.get("Order", "asc")
+    hits = [r for r in api.records.values()
+            if (r["DomainName"], r["AppName"], r["StreamName"]) == (domain, app, stream)
+            and _iso_to_unix(r["StartTime"], "StartTime") < end
+            and _iso_to_unix(r["EndTime"], "EndTime") > start]
+    hits.sort(key=lambda r: r["StartTime"], reverse=order == "desc")
+    total = len(hits)
+    return {"RecordIndexInfoList": {"RecordIndexInfo": hits[(page - 1) * size: page * size]},
+            "PageNum": page, "PageSize": size, "Order": order, "TotalNum": total,
+            "TotalPage": (total + size - 1) // size}
+
+
+_ACTIONS: dict[str, Handler] = {
+    "CreateLiveStreamRecordIndexFiles": _create_index,
+    "DescribeLiveStreamRecordIndexFile": _describe_index,
+    "DescribeLiveStreamRecordIndexFiles": _list_index,
+}
+
+
+def make_liveapi_app(cfg: LiveApiConfig) -> web.Application:
+    api = _LiveApi(cfg)
+    app = web.Application()
+    app.router.add_route("GET", "/", api.handle)
+    app.router.add_route("POST", "/", api.handle)
+    return app
+
+
+class LiveApiServer(BackgroundServer):
+    """The Live API in a background thread: ``with LiveApiServer(cfg) as api: api.netloc``."""
+
+    def __init__(self, cfg: LiveApiConfig | None = None, host: str = "127.0.0.1",
+                 port: int = 0) -> None:
+        self.config = cfg or LiveApiConfig()
+        super().__init__(lambda: make_liveapi_app(self.config), host, port)
