@@ -11,6 +11,7 @@ import pytest
 from timeshift.errors import ApiError, UsageError
 from timeshift.openapi.client import LiveClient
 from timeshift.openapi.credentials import Credentials, resolve_credentials
+from timeshift.openapi.live import LiveApi, split_window
 from timeshift.sim.liveapi import LiveApiConfig, LiveApiServer
 
 SECRET = "s3cr3t-value-xyz"
@@ -147,3 +148,71 @@ def test_credentials_resolution_order(tmp_path: Path) -> None:
     assert resolve_credentials(env={}, home=tmp_path).access_key_id == "cli-id"
     with pytest.raises(UsageError, match="no Alibaba Cloud credentials"):
         resolve_credentials(env={}, home=tmp_path / "empty")
+
+
+# -- typed actions
+
+
+def live(api: LiveApiServer) -> LiveApi:
+    return LiveApi(client(api))
+
+
+T0 = 1795132800  # 2026-11-20T00:00:00Z
+
+
+def test_typed_create_describe_and_iterate_every_page(api: LiveApiServer) -> None:
+    la = live(api)
+    made = [la.create_record_index_files("play.example.com", "live", "cam1", start=T0 + h * 3600,
+                                         end=T0 + h * 3600 + 1800, oss_endpoint="e",
+                                         oss_bucket="b", oss_object=f"live/cam1/{h}.m3u8")
+            for h in range(12)]
+    assert made[0].start == T0 and made[0].duration == 1800 and made[0].domain == "play.example.com"
+    assert la.describe_record_index_file("play.example.com", "live", "cam1",
+                                         made[3].record_id) == made[3]
+    calls = api.config.counters["calls"]
+    listed = list(la.iter_record_index_files("play.example.com", "live", "cam1", start=T0,
+                                             end=T0 + 86400, page_size=5))
+    assert [r.record_id for r in listed] == [r.record_id for r in made]
+    assert api.config.counters["calls"] - calls == 3  # pages of 5, 5 and 2
+
+
+def test_long_windows_split_into_four_day_calls(api: LiveApiServer) -> None:
+    la = live(api)
+    la.create_record_index_files("play.example.com", "live", "cam1", start=T0, end=T0 + 600,
+                                 oss_endpoint="e", oss_bucket="b", oss_object="x.m3u8")
+    calls = api.config.counters["calls"]
+    got = list(la.iter_record_index_files("play.example.com", "live", "cam1", start=T0 - 9 * 86400,
+                                          end=T0 + 86400))
+    assert len(got) == 1 and api.config.counters["calls"] - calls == 3  # 10 days: 4 + 4 + 2
+    assert len(la.record_content("play.example.com", "live", "cam1", start=T0 - 5 * 86400,
+                                 end=T0 + 1000)) == 1
+    with pytest.raises(UsageError, match="4 days"):
+        la.create_record_index_files("play.example.com", "live", "cam1", start=T0,
+                                     end=T0 + 5 * 86400, oss_endpoint="e", oss_bucket="b",
+                                     oss_object="x.m3u8")
+    assert split_window(0, 10 * 86400) == [(0, 4 * 86400), (4 * 86400, 8 * 86400),
+                                           (8 * 86400, 10 * 86400)]
+
+
+@pytest.mark.parametrize("kwargs", [dict(page_size=4), dict(page_size=31), dict(end=T0)])
+def test_client_side_validation_sends_nothing(api: LiveApiServer, kwargs: dict[str, int]) -> None:
+    args = {"start": T0, "end": T0 + 60, **kwargs}
+    with pytest.raises(UsageError):
+        list(live(api).iter_record_index_files("play.example.com", "live", "cam1", **args))  # type: ignore[arg-type]
+    assert api.config.counters.get("calls", 0) == 0
+
+
+def test_record_command_task_already_started(api: LiveApiServer) -> None:
+    la = live(api)
+    assert la.real_time_record_command("play.example.com", "live", "cam1", "start")
+    with pytest.raises(ApiError) as info:
+        la.real_time_record_command("play.example.com", "live", "cam1", "start")
+    assert (info.value.code, info.value.status) == ("TaskAlreadyStarted", 409)
+    la.real_time_record_command("play.example.com", "live", "cam1", "stop")
+    with pytest.raises(ApiError) as missing:
+        la.call("RealTimeRecordCommand", DomainName="play.example.com", AppName="live",
+                StreamName="cam1")
+    assert missing.value.code == "MissingCommand"
+    with pytest.raises(ApiError) as domain:
+        la.real_time_record_command("nope.example.com", "live", "cam1", "start")
+    assert domain.value.code == "InvalidDomain.NotFound"

@@ -6,7 +6,7 @@ HostId}``, so the official SDK's ``CommonRequest`` works against it unmodified.
 Both GET query strings and POST form bodies are accepted.
 
 Actions so far: CreateLiveStreamRecordIndexFiles, DescribeLiveStreamRecordIndexFile,
-DescribeLiveStreamRecordIndexFiles. Faults: ``throttle`` answers the next N calls
+DescribeLiveStreamRecordIndexFiles, DescribeLiveStreamRecordContent, RealTimeRecordCommand. Faults: ``throttle`` answers the next N calls
 with ``Throttling``.
 """
 
@@ -71,6 +71,7 @@ class _LiveApi:
         self.cfg = cfg
         self.nonces: dict[str, float] = {}
         self.records: dict[str, dict[str, Any]] = {}
+        self.recording: set[str] = set()
 
     def count(self, key: str) -> None:
         self.cfg.counters[key] = self.cfg.counters.get(key, 0) + 1
@@ -204,7 +205,40 @@ async def _list_index(api: _LiveApi, p: dict[str, str]) -> dict[str, Any]:
             "TotalPage": (total + size - 1) // size}
 
 
+async def _record_command(api: _LiveApi, p: dict[str, str]) -> dict[str, Any]:
+    domain, app, stream = api.stream_params(p)
+    command = p.get("Command")
+    if not command:
+        raise _Fail(400, "MissingCommand", "Command is mandatory for this action.")
+    if command not in ("start", "stop", "cancel_delay", "restart"):
+        raise _Fail(400, "InvalidCommand.Malformed", "Command is start, stop, cancel_delay or restart")
+    key = f"{domain}/{app}/{stream}"
+    running = key in api.recording
+    if command == "start" and running:
+        raise _Fail(409, "TaskAlreadyStarted", "The recording task has already started.")
+    if command in ("start", "restart"):
+        api.recording.add(key)
+    elif command == "stop":
+        api.recording.discard(key)
+    return {}
+
+
+async def _record_content(api: _LiveApi, p: dict[str, str]) -> dict[str, Any]:
+    domain, app, stream = api.stream_params(p)
+    start, end = api.window(p)
+    hits = [r for r in api.records.values()
+            if (r["DomainName"], r["AppName"], r["StreamName"]) == (domain, app, stream)
+            and _iso_to_unix(r["StartTime"], "StartTime") < end
+            and _iso_to_unix(r["EndTime"], "EndTime") > start]
+    return {"RecordContentInfoList": {"RecordContentInfo": [
+        {"OssEndpoint": r["OssEndpoint"], "OssBucket": r["OssBucket"],
+         "OssObjectPrefix": r["OssObject"].rsplit("/", 1)[0], "StartTime": r["StartTime"],
+         "EndTime": r["EndTime"], "Duration": r["Duration"]} for r in hits]}}
+
+
 _ACTIONS: dict[str, Handler] = {
+    "RealTimeRecordCommand": _record_command,
+    "DescribeLiveStreamRecordContent": _record_content,
     "CreateLiveStreamRecordIndexFiles": _create_index,
     "DescribeLiveStreamRecordIndexFile": _describe_index,
     "DescribeLiveStreamRecordIndexFiles": _list_index,

@@ -1,0 +1,189 @@
+"""Typed recording actions of the Live OpenAPI (seed chapter 11), on top of :class:`LiveClient`.
+
+Validation happens before anything is sent: required names, ``start < end``, PageSize
+5-30, and the 4-day limit. Listing actions split longer windows into 4-day calls
+and walk every page; an action that cannot be split refuses a longer window.
+Times are unix seconds.
+"""
+
+from __future__ import annotations
+
+import calendar
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, fields
+from typing import Any, Literal
+
+from ..errors import UsageError
+from .client import LiveClient
+from .signing import utc_timestamp
+
+__all__ = ["FOUR_DAYS", "LiveApi", "RecordContent", "RecordInfo", "split_window"]
+
+FOUR_DAYS = 4 * 86400
+RecordCommand = Literal["start", "stop", "cancel_delay", "restart"]
+
+
+def _unix(text: str) -> int:
+    return calendar.timegm(time.strptime(text, "%Y-%m-%dT%H:%M:%SZ")) if text else 0
+
+
+def split_window(start: int, end: int, limit: int = FOUR_DAYS) -> list[tuple[int, int]]:
+    """``[start, end)`` cut into consecutive pieces of at most ``limit`` seconds.
+
+    Raises:
+        UsageError: end not after start.
+    """
+    if end <= start:
+        raise UsageError("the end is not after the start; give an end later than --start",
+                         option="--end")
+    return [(a, min(a + limit, end)) for a in range(start, end, limit)]
+
+
+def _check_window(start: int, end: int, action: str) -> None:
+    if end <= start:
+        raise UsageError("the end is not after the start; give an end later than --start",
+                         option="--end")
+    if end - start > FOUR_DAYS:
+        raise UsageError(f"{action} takes at most 4 days between StartTime and EndTime; "
+                         "ask for a shorter window", option="--end")
+
+
+@dataclass(frozen=True)
+class RecordInfo:
+    """A recording index file (RecordInfo / RecordIndexInfo). Times are unix seconds."""
+
+    record_id: str
+    record_url: str
+    domain: str
+    app: str
+    stream: str
+    oss_bucket: str
+    oss_endpoint: str
+    oss_object: str
+    start: int
+    end: int
+    duration: float
+    width: int
+    height: int
+    created: int
+
+    @classmethod
+    def from_api(cls, d: dict[str, Any]) -> RecordInfo:
+        return cls(
+            record_id=str(d.get("RecordId", "")), record_url=str(d.get("RecordUrl", "")),
+            domain=str(d.get("DomainName", "")), app=str(d.get("AppName", "")),
+            stream=str(d.get("StreamName", "")), oss_bucket=str(d.get("OssBucket", "")),
+            oss_endpoint=str(d.get("OssEndpoint", "")), oss_object=str(d.get("OssObject", "")),
+            start=_unix(str(d.get("StartTime", ""))), end=_unix(str(d.get("EndTime", ""))),
+            duration=float(d.get("Duration") or 0), width=int(d.get("Width") or 0),
+            height=int(d.get("Height") or 0), created=_unix(str(d.get("CreateTime", ""))))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True)
+class RecordContent:
+    """Where a stretch of recorded content lies in OSS (DescribeLiveStreamRecordContent)."""
+
+    oss_endpoint: str
+    oss_bucket: str
+    oss_object_prefix: str
+    start: int
+    end: int
+    duration: float
+
+    @classmethod
+    def from_api(cls, d: dict[str, Any]) -> RecordContent:
+        return cls(str(d.get("OssEndpoint", "")), str(d.get("OssBucket", "")),
+                   str(d.get("OssObjectPrefix", "")), _unix(str(d.get("StartTime", ""))),
+                   _unix(str(d.get("EndTime", ""))), float(d.get("Duration") or 0))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def _stream(domain: str, app: str, stream: str) -> dict[str, str]:
+    for flag, value in (("--domain", domain), ("--app", app), ("--stream", stream)):
+        if not value:
+            raise UsageError("is required", option=flag)
+    return {"DomainName": domain, "AppName": app, "StreamName": stream}
+
+
+class LiveApi:
+    """The recording actions, typed. ``call`` reaches any other action."""
+
+    def __init__(self, client: LiveClient) -> None:
+        self.client = client
+
+    def call(self, action: str, **params: Any) -> dict[str, Any]:
+        return self.client.call(action, **params)
+
+    def create_record_index_files(self, domain: str, app: str, stream: str, *, start: int,
+                                  end: int, oss_endpoint: str, oss_bucket: str,
+                                  oss_object: str) -> RecordInfo:
+        """CreateLiveStreamRecordIndexFiles: one index file for ``[start, end)`` (≤ 4 days)."""
+        _check_window(start, end, "CreateLiveStreamRecordIndexFiles")
+        for flag, value in (("--oss-endpoint", oss_endpoint), ("--bucket", oss_bucket),
+                            ("--object", oss_object)):
+            if not value:
+                raise UsageError("is required", option=flag)
+        body = self.call("CreateLiveStreamRecordIndexFiles", **_stream(domain, app, stream),
+                         StartTime=utc_timestamp(start), EndTime=utc_timestamp(end),
+                         OssEndpoint=oss_endpoint, OssBucket=oss_bucket, OssObject=oss_object)
+        return RecordInfo.from_api(body.get("RecordInfo") or {})
+
+    def describe_record_index_file(self, domain: str, app: str, stream: str,
+                                   record_id: str) -> RecordInfo:
+        """DescribeLiveStreamRecordIndexFile."""
+        if not record_id:
+            raise UsageError("is required", option="--record-id")
+        body = self.call("DescribeLiveStreamRecordIndexFile", **_stream(domain, app, stream),
+                         RecordId=record_id)
+        return RecordInfo.from_api(body.get("RecordIndexInfo") or {})
+
+    def iter_record_index_files(self, domain: str, app: str, stream: str, *, start: int, end: int,
+                                order: Literal["asc", "desc"] = "asc",
+                                page_size: int = 30) -> Iterator[RecordInfo]:
+        """DescribeLiveStreamRecordIndexFiles over every page, windows over 4 days split."""
+        if not 5 <= page_size <= 30:
+            raise UsageError(f"PageSize must be 5-30, got {page_size}", option="--page-size")
+        if order not in ("asc", "desc"):
+            raise UsageError("Order is asc or desc", option="--order")
+        pieces = split_window(start, end)
+        seen: set[str] = set()
+        for a, b in (reversed(pieces) if order == "desc" else pieces):
+            page = 1
+            while True:
+                body = self.call("DescribeLiveStreamRecordIndexFiles", **_stream(domain, app, stream),
+                                 StartTime=utc_timestamp(a), EndTime=utc_timestamp(b),
+                                 Order=order, PageNum=page, PageSize=page_size)
+                items = (body.get("RecordIndexInfoList") or {}).get("RecordIndexInfo") or []
+                for item in items:
+                    info = RecordInfo.from_api(item)
+                    if info.record_id not in seen:  # one spanning two pieces is listed twice
+                        seen.add(info.record_id)
+                        yield info
+                if page >= int(body.get("TotalPage") or 0) or not items:
+                    break
+                page += 1
+
+    def record_content(self, domain: str, app: str, stream: str, *, start: int,
+                       end: int) -> list[RecordContent]:
+        """DescribeLiveStreamRecordContent, windows over 4 days split."""
+        out: list[RecordContent] = []
+        for a, b in split_window(start, end):
+            body = self.call("DescribeLiveStreamRecordContent", **_stream(domain, app, stream),
+                             StartTime=utc_timestamp(a), EndTime=utc_timestamp(b))
+            items = (body.get("RecordContentInfoList") or {}).get("RecordContentInfo") or []
+            out += [RecordContent.from_api(i) for i in items]
+        return out
+
+    def real_time_record_command(self, domain: str, app: str, stream: str,
+                                 command: RecordCommand) -> str:
+        """RealTimeRecordCommand; returns the RequestId."""
+        if command not in ("start", "stop", "cancel_delay", "restart"):
+            raise UsageError("expected start, stop, cancel_delay or restart", option="COMMAND")
+        body = self.call("RealTimeRecordCommand", **_stream(domain, app, stream), Command=command)
+        return str(body.get("RequestId", ""))
