@@ -155,3 +155,64 @@ def test_clip_errors_are_one_line(args: list[str], code: int, flag: str, tmp_pat
     assert r.returncode == code
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and flag in lines[0], r.stderr
+
+
+def _start_sim(*args: str, env: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], dict]:  # type: ignore[type-arg]
+    proc = subprocess.Popen([sys.executable, "-m", "timeshift", "sim", *args, "--json"],
+                            stdout=subprocess.PIPE, text=True, env={**os.environ, **(env or {})})
+    assert proc.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        lines.append(proc.stdout.readline())
+        if lines[-1].startswith("}"):
+            break
+    return proc, json.loads("".join(lines))
+
+
+def test_openapi_commands_against_sim_liveapi() -> None:
+    keys = {"ALIBABA_CLOUD_ACCESS_KEY_ID": "cli-id", "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "cli-secret"}
+    proc, info = _start_sim("liveapi", env=keys)
+    try:
+        assert info["access_key_id"] == "cli-id" and "access_key_secret" not in info
+        api = ["--endpoint", info["liveapi_endpoint"], "--scheme", "http"]
+        stream = ["--domain", "play.example.com", "--app", "live", "--stream", "cam1"]
+        r = run("index", "create", *stream, "--start", "2026-11-20T00:00:00Z", "--end",
+                "2026-11-20T01:00:00Z", "--oss-endpoint", "e", "--bucket", "b", "--object",
+                "live/cam1/a.m3u8", "--json", *api, env=keys)
+        assert r.returncode == 0, r.stderr
+        created = json.loads(r.stdout)
+        assert created["duration"] == 3600
+        r = run("index", "list", *stream, "--start", "2026-11-15T00:00:00Z", "--end",
+                "2026-11-21T00:00:00Z", "--json", *api, env=keys)
+        assert [i["record_id"] for i in json.loads(r.stdout)] == [created["record_id"]]
+        assert run("record", "start", *stream, *api, env=keys).returncode == 0
+        again = run("record", "start", *stream, *api, env=keys)
+        assert again.returncode == 1 and "TaskAlreadyStarted" in again.stderr
+        r = run("api", "call", "DescribeLiveStreamRecordIndexFile", "DomainName=play.example.com",
+                "AppName=live", "StreamName=cam1", f"RecordId={created['record_id']}", *api, env=keys)
+        assert json.loads(r.stdout)["RecordIndexInfo"]["RecordId"] == created["record_id"]
+        signed = run("api", "sign", "DescribeLiveStreamRecordContent", "DomainName=d",
+                     "--nonce", "n1", "--timestamp", "2026-11-21T06:00:00Z", *api, env=keys)
+        assert "SignatureNonce=n1" in signed.stdout and "cli-secret" not in signed.stdout
+        wrong = run("api", "call", "DescribeLiveStreamRecordIndexFiles", "DomainName=d", *api,
+                    env={**keys, "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "bad-secret"})
+        assert wrong.returncode == 1 and "SignatureDoesNotMatch" in wrong.stderr
+        assert "bad-secret" not in wrong.stderr + wrong.stdout
+        secret_arg = run("api", "call", "X", "AccessKeySecret=zzz", *api, env=keys)
+        assert secret_arg.returncode == 2 and "AccessKeySecret" in secret_arg.stderr
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_sim_all_generates_credentials_when_none_are_set() -> None:
+    env = {k: "" for k in ("ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET")}
+    proc, info = _start_sim("all", env=env)
+    try:
+        assert info["origin"].startswith("http://127.0.0.1:")
+        assert info["liveapi"].startswith("http://127.0.0.1:")
+        assert info["access_key_id"].startswith("LTAItest") and len(info["access_key_secret"]) > 20
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

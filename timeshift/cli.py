@@ -65,13 +65,15 @@ class _Parser(argparse.ArgumentParser):
 # shared options, defined once
 
 
-def _add_stream_options(p: argparse.ArgumentParser, *, required: bool = True) -> None:
+def _add_stream_options(p: argparse.ArgumentParser, *, required: bool = True,
+                        scheme: bool = True) -> None:
     p.add_argument("--domain", required=required, metavar="HOST[:PORT]",
                    help="the play domain (a port is allowed)")
     p.add_argument("--app", required=required, help="the application name")
     p.add_argument("--stream", required=required, help="the stream name")
-    p.add_argument("--scheme", choices=("http", "https"), default="https",
-                   help="default: https")
+    if scheme:  # the play domain's scheme; OpenAPI commands have their own --scheme
+        p.add_argument("--scheme", choices=("http", "https"), default="https",
+                       help="default: https")
 
 
 def _add_signing_options(p: argparse.ArgumentParser) -> None:
@@ -389,34 +391,227 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg
 
 
 # ---------------------------------------------------------------------------
+# timeshift api | index | record  (the Live OpenAPI)
+
+EPILOG_API = """credentials come from ALIBABA_CLOUD_ACCESS_KEY_ID / ALIBABA_CLOUD_ACCESS_KEY_SECRET
+(and ALIBABA_CLOUD_SECURITY_TOKEN), else ~/.alibabacloud/credentials (--profile), else
+~/.aliyun/config.json; never from the command line.
+
+examples:
+  timeshift api call DescribeLiveStreamRecordIndexFiles DomainName=play.example.com AppName=live \\
+      StreamName=cam1 StartTime=2026-11-20T00:00:00Z EndTime=2026-11-21T00:00:00Z
+  timeshift api sign DescribeLiveStreamsOnlineList DomainName=play.example.com --nonce n1 --timestamp 2026-11-21T06:00:00Z
+  timeshift index list --domain play.example.com --app live --stream cam1 --start now-2d --end now
+  timeshift record start --domain play.example.com --app live --stream cam1
+  timeshift api call ... --endpoint 127.0.0.1:8081 --scheme http      # against timeshift sim liveapi
+"""
+
+
+def _add_api_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("OpenAPI")
+    g.add_argument("--endpoint", default="live.aliyuncs.com", metavar="HOST[:PORT]",
+                   help="API endpoint (default live.aliyuncs.com)")
+    g.add_argument("--scheme", dest="api_scheme", choices=("http", "https"), default="https")
+    g.add_argument("--region", default=None, help="RegionId, e.g. cn-shanghai")
+    g.add_argument("--profile", default=None, help="credentials profile name")
+    g.add_argument("--json", action="store_true", help="print JSON")
+
+
+def _live_client(args: argparse.Namespace) -> Any:
+    from .openapi.client import LiveClient
+    from .openapi.credentials import resolve_credentials
+
+    return LiveClient(resolve_credentials(profile=args.profile), endpoint=args.endpoint,
+                      scheme=args.api_scheme, region=args.region)
+
+
+def _key_values(pairs: list[str]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UsageError(f"{pair!r} is not Key=Value", option="PARAMS")
+        if key in ("AccessKeyId", "AccessKeySecret", "Signature", "SecurityToken"):
+            raise UsageError(f"{key} is not taken on the command line (ps shows it); "
+                             "credentials come from the environment or a profile", option="PARAMS")
+        out[key] = value
+    return out
+
+
+def cmd_api(args: argparse.Namespace) -> int:
+    client = _live_client(args)
+    params = _key_values(args.params)
+    if args.api_command == "sign":
+        print(client.signed_url(args.action, params, nonce=args.nonce, timestamp=args.timestamp))
+        return 0
+    body = client.call(args.action, **params)
+    _print_json(body)
+    return 0
+
+
+def _unix_s(value: str, option: str) -> int:
+    return _time(value, option) // NS_PER_S
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from .openapi.live import LiveApi
+
+    live = LiveApi(_live_client(args))
+    if args.index_command == "create":
+        items = [live.create_record_index_files(
+            args.domain, args.app, args.stream, start=_unix_s(args.start, "--start"),
+            end=_unix_s(args.end, "--end"), oss_endpoint=args.oss_endpoint,
+            oss_bucket=args.bucket, oss_object=args.object)]
+    elif args.index_command == "show":
+        items = [live.describe_record_index_file(args.domain, args.app, args.stream, args.record_id)]
+    else:
+        items = list(live.iter_record_index_files(
+            args.domain, args.app, args.stream, start=_unix_s(args.start, "--start"),
+            end=_unix_s(args.end, "--end"), order=args.order))
+    if args.json:
+        _print_json([i.to_dict() for i in items] if args.index_command == "list" else items[0].to_dict())
+    else:
+        for i in items:
+            print(f"{i.record_id}  {format_iso(i.start * NS_PER_S)} → {format_iso(i.end * NS_PER_S)}"
+                  f"  {i.duration:>8.0f} s  {i.record_url}")
+        if args.index_command == "list":
+            print(f"{len(items)} index file(s)")
+    return 0
+
+
+def cmd_record(args: argparse.Namespace) -> int:
+    from .openapi.live import LiveApi
+
+    command = args.record_command.replace("-", "_")
+    request_id = LiveApi(_live_client(args)).real_time_record_command(
+        args.domain, args.app, args.stream, command)
+    if args.json:
+        _print_json({"command": command, "request_id": request_id})
+    else:
+        print(f"{command}: accepted (RequestId {request_id})")
+    return 0
+
+
+def _add_openapi(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    fmt = argparse.RawDescriptionHelpFormatter
+    api = sub.add_parser("api", help="call or sign any Live OpenAPI action", epilog=EPILOG_API,
+                         formatter_class=fmt)
+    api_sub = api.add_subparsers(dest="api_command", required=True, metavar="call|sign",
+                                 parser_class=_Parser)
+    for name in ("call", "sign"):
+        a = api_sub.add_parser(name, epilog=EPILOG_API, formatter_class=fmt,
+                               help="send an action" if name == "call" else
+                               "print the signed URL without sending it")
+        a.add_argument("action", metavar="ACTION")
+        a.add_argument("params", nargs="*", metavar="Key=Value")
+        if name == "sign":
+            a.add_argument("--nonce", default=None, help="SignatureNonce (default: fresh)")
+            a.add_argument("--timestamp", default=None, help="Timestamp, YYYY-MM-DDThh:mm:ssZ")
+        _add_api_options(a)
+        a.set_defaults(func=cmd_api)
+
+    idx = sub.add_parser("index", help="recording index files", epilog=EPILOG_API,
+                         formatter_class=fmt)
+    idx_sub = idx.add_subparsers(dest="index_command", required=True, metavar="create|show|list",
+                                 parser_class=_Parser)
+    for name, text in (("create", "CreateLiveStreamRecordIndexFiles"),
+                       ("show", "DescribeLiveStreamRecordIndexFile"),
+                       ("list", "DescribeLiveStreamRecordIndexFiles, every page")):
+        i = idx_sub.add_parser(name, help=text, epilog=EPILOG_API, formatter_class=fmt)
+        _add_stream_options(i, scheme=False)
+        if name in ("create", "list"):
+            i.add_argument("--start", required=True, metavar="TIME")
+            i.add_argument("--end", required=True, metavar="TIME")
+        if name == "create":
+            i.add_argument("--oss-endpoint", required=True)
+            i.add_argument("--bucket", required=True)
+            i.add_argument("--object", required=True, help="the index file's object name")
+        if name == "show":
+            i.add_argument("--record-id", required=True)
+        if name == "list":
+            i.add_argument("--order", choices=("asc", "desc"), default="asc")
+        _add_api_options(i)
+        i.set_defaults(func=cmd_index)
+
+    rec = sub.add_parser("record", help="start or stop on-demand recording", epilog=EPILOG_API,
+                         formatter_class=fmt)
+    rec_sub = rec.add_subparsers(dest="record_command", required=True,
+                                 metavar="start|stop|cancel-delay|restart", parser_class=_Parser)
+    for name in ("start", "stop", "cancel-delay", "restart"):
+        r = rec_sub.add_parser(name, help=f"RealTimeRecordCommand {name.replace('-', '_')}")
+        _add_stream_options(r, scheme=False)
+        _add_api_options(r)
+        r.set_defaults(func=cmd_record)
+
+
+# ---------------------------------------------------------------------------
 # timeshift sim
 
 
-def cmd_sim(args: argparse.Namespace) -> int:
-    from .sim.origin import DEFAULT_SAMPLES, OriginConfig, OriginServer, parse_gaps
-    from .sim.server import serve_forever
+def _sim_credentials() -> tuple[str, str, bool]:
+    """The Live API server's pair: the one the client would read from the environment, else new."""
+    import secrets
 
-    cfg = OriginConfig(
-        samples=args.samples or DEFAULT_SAMPLES, latency=args.latency, gaps=parse_gaps(args.gaps or ""),
-        bandwidth=args.bandwidth, fail_rate=args.fail_rate, truncate_rate=args.truncate_rate,
-        signer=_signer(args), program_date_time=not args.no_program_date_time,
-        history=parse_duration(args.history) / NS_PER_S, seed=args.seed,
-    )
-    origin = OriginServer(cfg, host=args.host, port=args.port)
+    ak = os.environ.get("ALIBABA_CLOUD_ACCESS_KEY_ID")
+    secret = os.environ.get("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
+    if ak and secret:
+        return ak, secret, False
+    return "LTAItest" + secrets.token_hex(6), secrets.token_urlsafe(24), True
+
+
+def cmd_sim(args: argparse.Namespace) -> int:
+    from .sim.liveapi import LiveApiConfig, LiveApiServer
+    from .sim.origin import DEFAULT_SAMPLES, OriginConfig, OriginServer, parse_gaps
+    from .sim.server import BackgroundServer, serve_forever
+
+    servers: dict[str, BackgroundServer] = {}
+    if args.server in ("origin", "all"):
+        cfg = OriginConfig(
+            samples=args.samples or DEFAULT_SAMPLES, latency=args.latency,
+            gaps=parse_gaps(args.gaps or ""), bandwidth=args.bandwidth,
+            fail_rate=args.fail_rate, truncate_rate=args.truncate_rate, signer=_signer(args),
+            program_date_time=not args.no_program_date_time,
+            history=parse_duration(args.history) / NS_PER_S, seed=args.seed)
+        servers["origin"] = OriginServer(cfg, host=args.host,
+                                         port=args.port if args.server == "origin" else 0)
+    ak = secret = ""
+    generated = False
+    if args.server in ("liveapi", "all"):
+        ak, secret, generated = _sim_credentials()
+        servers["liveapi"] = LiveApiServer(
+            LiveApiConfig(access_key_id=ak, access_key_secret=secret,
+                          domains=tuple(args.domain) or ("play.example.com",)),
+            host=args.host, port=args.port if args.server == "liveapi" else 0)
+    if args.server == "all" and args.port:
+        servers[next(iter(servers))].port = args.port
 
     def ready() -> None:
-        info = {"origin": origin.url, "domain": origin.netloc, "scheme": "http",
-                "stream_start": int(origin.stream_start)}
+        info: dict[str, Any] = {name: srv.url for name, srv in servers.items()}
+        if "origin" in servers:
+            origin = servers["origin"]
+            assert isinstance(origin, OriginServer)
+            info["domain"] = origin.netloc
+            info["stream_start"] = int(origin.stream_start)
+        if "liveapi" in servers:
+            info["liveapi_endpoint"] = servers["liveapi"].netloc
+            info["access_key_id"] = ak
+            if generated:  # a throwaway pair made for this server: the user needs it to call it
+                info["access_key_secret"] = secret
         if args.json:
             _print_json(info)
         else:
-            print(f"time-shift origin on {origin.url} (stream data since "
-                  f"{format_iso(int(origin.stream_start) * NS_PER_S)}); Ctrl-C stops it")
-            print(f"  try: timeshift timeline --domain {origin.netloc} --scheme http "
-                  "--app live --stream demo --start now-5m --end now")
+            for name, srv in servers.items():
+                print(f"{name:8s} {srv.url}")
+            if "liveapi" in servers:
+                where = "printed below (generated)" if generated else "from your environment"
+                print(f"credentials: {where}")
+                if generated:
+                    print(f"  export ALIBABA_CLOUD_ACCESS_KEY_ID={ak}")
+                    print(f"  export ALIBABA_CLOUD_ACCESS_KEY_SECRET={secret}")
+            print("Ctrl-C stops " + ("them" if len(servers) > 1 else "it"))
         sys.stdout.flush()
 
-    serve_forever([origin], ready)
+    serve_forever(list(servers.values()), ready)
     return 0
 
 
@@ -427,6 +622,7 @@ def _add_sim(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     which = p.add_subparsers(dest="server", required=True, metavar="SERVER",
                              parser_class=_Parser)
     for name, text in (("origin", "the time-shift origin (playlists, segments, timeline)"),
+                       ("liveapi", "the Live OpenAPI (signature checks, recording actions)"),
                        ("all", "every local server")):
         s = which.add_parser(name, help=text, epilog=EPILOG_SIM,
                              formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -449,6 +645,8 @@ def _add_sim(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                        help="leave #EXT-X-PROGRAM-DATE-TIME out of playlists")
         s.add_argument("--seed", type=int, default=None, help="seed for the fault dice")
         _add_signing_options(s)
+        s.add_argument("--domain", action="append", default=[], metavar="HOST",
+                       help="liveapi: a play domain it knows (repeatable; default play.example.com)")
         s.add_argument("--json", action="store_true", help="print the endpoints as JSON")
         s.set_defaults(func=cmd_sim)
 
@@ -465,7 +663,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="log more (-vv for debug)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
                                 parser_class=_Parser)
-    for add in (_add_demo, _add_clip, _add_url, _add_timeline, _add_sim):
+    for add in (_add_demo, _add_clip, _add_url, _add_timeline, _add_openapi, _add_sim):
         add(sub)
     return parser
 
