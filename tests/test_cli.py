@@ -213,6 +213,17 @@ def test_sim_all_generates_credentials_when_none_are_set() -> None:
         assert info["origin"].startswith("http://127.0.0.1:")
         assert info["liveapi"].startswith("http://127.0.0.1:")
         assert info["access_key_id"].startswith("LTAItest") and len(info["access_key_secret"]) > 20
+        # The Live API knows a stream as published where the origin's timeline has data.
+        keys = {"ALIBABA_CLOUD_ACCESS_KEY_ID": info["access_key_id"],
+                "ALIBABA_CLOUD_ACCESS_KEY_SECRET": info["access_key_secret"]}
+        t0 = info["stream_start"]
+        create = ["index", "create", "--domain", "play.example.com", "--app", "live", "--stream",
+                  "cam1", "--oss-endpoint", "e", "--bucket", "b", "--object", "x.m3u8",
+                  "--endpoint", info["liveapi_endpoint"], "--scheme", "http"]
+        before = run(*create, "--start", str(t0 - 7200), "--end", str(t0 - 3600), env=keys)
+        assert before.returncode == 1 and "InvalidStream.NotFound" in before.stderr
+        during = run(*create, "--start", str(t0 + 60), "--end", str(t0 + 120), "--json", env=keys)
+        assert during.returncode == 0 and json.loads(during.stdout)["duration"] == 60
     finally:
         proc.terminate()
         proc.wait(timeout=10)

@@ -216,3 +216,47 @@ def test_record_command_task_already_started(api: LiveApiServer) -> None:
     with pytest.raises(ApiError) as domain:
         la.real_time_record_command("nope.example.com", "live", "cam1", "start")
     assert domain.value.code == "InvalidDomain.NotFound"
+
+
+def test_record_and_notify_configs(api: LiveApiServer) -> None:
+    la = live(api)
+    la.add_app_record_config("play.example.com", "live", oss_endpoint="e", oss_bucket="b",
+                             formats=[{"Format": "m3u8", "CycleDuration": 3600,
+                                       "OssObjectPrefix": "record/{AppName}/{StreamName}"}])
+    conf = la.describe_record_config("play.example.com")
+    assert conf[0]["RecordFormatList"]["RecordFormat"] == [
+        {"Format": "m3u8", "CycleDuration": "3600", "OssObjectPrefix": "record/{AppName}/{StreamName}"}]
+    la.delete_app_record_config("play.example.com", "live")
+    assert la.describe_record_config("play.example.com") == []
+    assert la.describe_record_notify_config("play.example.com") is None
+    la.set_record_notify_config("play.example.com", "https://hooks.example.com/rec")
+    with pytest.raises(ApiError):
+        la.set_record_notify_config("play.example.com", "https://hooks.example.com/rec")
+    la.set_record_notify_config("play.example.com", "https://hooks.example.com/v2",
+                                need_status_notify=True, update=True)
+    assert la.describe_record_notify_config("play.example.com") == {
+        "DomainName": "play.example.com", "NotifyUrl": "https://hooks.example.com/v2",
+        "NeedStatusNotify": True, "OnDemandUrl": ""}
+    la.delete_record_notify_config("play.example.com")
+    with pytest.raises(UsageError):
+        la.set_record_notify_config("play.example.com", "ftp://x")
+
+
+def test_publish_list_pages_follow_the_origin_timeline() -> None:
+    from timeshift.sim.origin import OriginConfig, OriginServer
+    from timeshift.timeline import query_timeline
+
+    with OriginServer(OriginConfig(history=7200, gaps=((600, 900), (1800, 1900)))) as origin:
+        def spans(app: str, stream: str, start: int, end: int) -> list[tuple[int, int]]:
+            tl = query_timeline(origin.netloc, app, stream, start, end, scheme="http")
+            return [(r.start, r.end) for r in tl.ranges]
+
+        cfg = LiveApiConfig(access_key_id="ak-1", access_key_secret=SECRET, publish_spans=spans,
+                            streams=tuple(f"live/cam{i}" for i in range(4)))
+        with LiveApiServer(cfg) as srv:
+            t0 = int(origin.stream_start)
+            sessions = list(live(srv).iter_publish_list("play.example.com", start=t0,
+                                                        end=t0 + 3600, page_size=5))
+    # 4 streams x 3 sessions (the two gaps split the hour), over 3 pages of 5.
+    assert len(sessions) == 12 and cfg.counters["calls"] == 3
+    assert {(s.start - t0, s.end - t0) for s in sessions} == {(0, 600), (900, 1800), (1900, 3600)}

@@ -578,9 +578,21 @@ def cmd_sim(args: argparse.Namespace) -> int:
     generated = False
     if args.server in ("liveapi", "all"):
         ak, secret, generated = _sim_credentials()
+        publish_spans = None
+        if "origin" in servers:
+            from .timeline import query_timeline
+
+            origin_netloc = servers["origin"]
+
+            def publish_spans(app: str, stream: str, start: int, end: int) -> list[tuple[int, int]]:
+                # A stream counts as published where the origin's timeline has data.
+                tl = query_timeline(origin_netloc.netloc, app, stream, start, end, scheme="http")
+                return [(r.start, r.end) for r in tl.ranges]
+
         servers["liveapi"] = LiveApiServer(
             LiveApiConfig(access_key_id=ak, access_key_secret=secret,
-                          domains=tuple(args.domain) or ("play.example.com",)),
+                          domains=tuple(args.domain) or ("play.example.com",),
+                          publish_spans=publish_spans),
             host=args.host, port=args.port if args.server == "liveapi" else 0)
     if args.server == "all" and args.port:
         servers[next(iter(servers))].port = args.port

@@ -18,7 +18,7 @@ from ..errors import UsageError
 from .client import LiveClient
 from .signing import utc_timestamp
 
-__all__ = ["FOUR_DAYS", "LiveApi", "RecordContent", "RecordInfo", "split_window"]
+__all__ = ["FOUR_DAYS", "LiveApi", "PublishInfo", "RecordContent", "RecordInfo", "split_window"]
 
 FOUR_DAYS = 4 * 86400
 RecordCommand = Literal["start", "stop", "cancel_delay", "restart"]
@@ -99,6 +99,27 @@ class RecordContent:
         return cls(str(d.get("OssEndpoint", "")), str(d.get("OssBucket", "")),
                    str(d.get("OssObjectPrefix", "")), _unix(str(d.get("StartTime", ""))),
                    _unix(str(d.get("EndTime", ""))), float(d.get("Duration") or 0))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True)
+class PublishInfo:
+    """One publishing session of a stream (DescribeLiveStreamsPublishList / OnlineList)."""
+
+    domain: str
+    app: str
+    stream: str
+    start: int
+    end: int | None
+
+    @classmethod
+    def from_api(cls, d: dict[str, Any]) -> PublishInfo:
+        stop = str(d.get("StopTime") or "")
+        return cls(str(d.get("DomainName", "")), str(d.get("AppName", "")),
+                   str(d.get("StreamName", "")), _unix(str(d.get("PublishTime", ""))),
+                   _unix(stop) if stop else None)
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -187,3 +208,72 @@ class LiveApi:
             raise UsageError("expected start, stop, cancel_delay or restart", option="COMMAND")
         body = self.call("RealTimeRecordCommand", **_stream(domain, app, stream), Command=command)
         return str(body.get("RequestId", ""))
+
+    # -- configuration
+
+    def add_app_record_config(self, domain: str, app: str, *, oss_endpoint: str, oss_bucket: str,
+                              formats: list[dict[str, Any]], on_demand: int | None = None,
+                              start: int | None = None, end: int | None = None) -> None:
+        """AddLiveAppRecordConfig; ``formats`` like ``[{"Format": "m3u8", "CycleDuration": 3600}]``."""
+        if not formats:
+            raise UsageError("at least one record format is needed", option="--format")
+        self.call("AddLiveAppRecordConfig", DomainName=domain, AppName=app,
+                  OssEndpoint=oss_endpoint, OssBucket=oss_bucket, RecordFormat=formats,
+                  OnDemand=on_demand,
+                  StartTime=utc_timestamp(start) if start is not None else None,
+                  EndTime=utc_timestamp(end) if end is not None else None)
+
+    def describe_record_config(self, domain: str, app: str | None = None) -> list[dict[str, Any]]:
+        """DescribeLiveRecordConfig: the domain's (or one app's) recording configurations."""
+        body = self.call("DescribeLiveRecordConfig", DomainName=domain, AppName=app)
+        return list((body.get("LiveAppRecordList") or {}).get("LiveAppRecord") or [])
+
+    def delete_app_record_config(self, domain: str, app: str) -> None:
+        self.call("DeleteLiveAppRecordConfig", DomainName=domain, AppName=app)
+
+    def set_record_notify_config(self, domain: str, notify_url: str, *,
+                                 need_status_notify: bool = False, update: bool = False) -> None:
+        """Add (or with ``update``, UpdateLiveRecordNotifyConfig) the recording callback URL."""
+        if not notify_url.startswith(("http://", "https://")):
+            raise UsageError("must be an http(s) URL", option="--notify-url")
+        self.call("UpdateLiveRecordNotifyConfig" if update else "AddLiveRecordNotifyConfig",
+                  DomainName=domain, NotifyUrl=notify_url, NeedStatusNotify=need_status_notify)
+
+    def describe_record_notify_config(self, domain: str) -> dict[str, Any] | None:
+        body = self.call("DescribeLiveRecordNotifyConfig", DomainName=domain)
+        conf = body.get("LiveRecordNotifyConfig")
+        return dict(conf) if conf else None
+
+    def delete_record_notify_config(self, domain: str) -> None:
+        self.call("DeleteLiveRecordNotifyConfig", DomainName=domain)
+
+    # -- which streams were live
+
+    def _paged_streams(self, action: str, list_key: str, item_key: str,
+                       **params: Any) -> Iterator[PublishInfo]:
+        page = 1
+        while True:
+            body = self.call(action, PageNum=page, **params)
+            items = (body.get(list_key) or {}).get(item_key) or []
+            yield from (PublishInfo.from_api(i) for i in items)
+            if page >= int(body.get("TotalPage") or 0) or not items:
+                return
+            page += 1
+
+    def iter_publish_list(self, domain: str, *, start: int, end: int, app: str | None = None,
+                          stream: str | None = None, strict: bool = False,
+                          page_size: int = 100) -> Iterator[PublishInfo]:
+        """DescribeLiveStreamsPublishList over every page: who published when (batch input)."""
+        for a, b in split_window(start, end):
+            yield from self._paged_streams(
+                "DescribeLiveStreamsPublishList", "PublishInfo", "LiveStreamPublishInfo",
+                DomainName=domain, AppName=app, StreamName=stream, StartTime=utc_timestamp(a),
+                EndTime=utc_timestamp(b), PageSize=page_size,
+                QueryType="strict" if strict else "fuzzy")
+
+    def iter_online_list(self, domain: str, *, app: str | None = None,
+                         page_size: int = 2000) -> Iterator[PublishInfo]:
+        """DescribeLiveStreamsOnlineList over every page: the streams live now."""
+        yield from self._paged_streams("DescribeLiveStreamsOnlineList", "OnlineInfo",
+                                       "LiveStreamOnlineInfo", DomainName=domain, AppName=app,
+                                       PageSize=page_size)

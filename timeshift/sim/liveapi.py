@@ -5,8 +5,9 @@ AccessKey) and answers with the service's error shape ``{Code, Message, RequestI
 HostId}``, so the official SDK's ``CommonRequest`` works against it unmodified.
 Both GET query strings and POST form bodies are accepted.
 
-Actions so far: CreateLiveStreamRecordIndexFiles, DescribeLiveStreamRecordIndexFile,
-DescribeLiveStreamRecordIndexFiles, DescribeLiveStreamRecordContent, RealTimeRecordCommand. Faults: ``throttle`` answers the next N calls
+Actions: Create/DescribeLiveStreamRecordIndexFile(s), DescribeLiveStreamRecordContent,
+RealTimeRecordCommand, Add/Describe/DeleteLiveAppRecordConfig, Add/Describe/Update/
+DeleteLiveRecordNotifyConfig, DescribeLiveStreamsOnlineList and DescribeLiveStreamsPublishList. Faults: ``throttle`` answers the next N calls
 with ``Throttling``.
 """
 
@@ -44,13 +45,17 @@ class LiveApiConfig:
     """The server's credentials, domains and faults.
 
     ``access_key_secret`` is never printed by the server; ``throttle`` counts down the
-    calls still to answer with ``Throttling``.
+    calls still to answer with ``Throttling``. ``streams`` are the ``app/stream`` names the
+    stream lists know; ``publish_spans(app, stream, start, end)`` says when one was live
+    (wired to the local origin's timeline by ``timeshift sim all``).
     """
 
     access_key_id: str = "testid"
     access_key_secret: str = field(default="testsecret", repr=False)
     domains: tuple[str, ...] = ("play.example.com",)
     throttle: int = 0
+    streams: tuple[str, ...] = ("live/cam1",)
+    publish_spans: Callable[[str, str, int, int], list[tuple[int, int]]] | None = None
     clock: Callable[[], float] = time.time
     counters: dict[str, int] = field(default_factory=dict)
 
@@ -72,6 +77,15 @@ class _LiveApi:
         self.nonces: dict[str, float] = {}
         self.records: dict[str, dict[str, Any]] = {}
         self.recording: set[str] = set()
+        self.record_configs: dict[tuple[str, str], dict[str, Any]] = {}
+        self.notify_configs: dict[str, dict[str, Any]] = {}
+
+    def published(self, domain: str, app: str, stream: str, start: int,
+                  end: int) -> list[tuple[int, int]]:
+        """When the stream was live inside ``[start, end)``: from the origin when one is wired."""
+        if self.cfg.publish_spans is not None:
+            return self.cfg.publish_spans(app, stream, start, end)
+        return [(start, end)]
 
     def count(self, key: str) -> None:
         self.cfg.counters[key] = self.cfg.counters.get(key, 0) + 1
@@ -161,6 +175,9 @@ async def _create_index(api: _LiveApi, p: dict[str, str]) -> dict[str, Any]:
     for name in ("OssEndpoint", "OssBucket", "OssObject"):
         if not p.get(name):
             raise _Fail(400, f"Missing{name}", f"{name} is mandatory for this action.")
+    if not api.published(domain, app, stream, start, end):
+        raise _Fail(404, "InvalidStream.NotFound",
+                    "The stream was not published in the given time window.")
     record_id = hashlib.sha1(f"{domain}/{app}/{stream}/{start}/{end}/{p['OssObject']}".encode()).hexdigest()
     info = {
         "RecordId": record_id, "RecordUrl": f"http://{p['OssBucket']}.{p['OssEndpoint']}/{p['OssObject']}",
@@ -236,7 +253,139 @@ async def _record_content(api: _LiveApi, p: dict[str, str]) -> dict[str, Any]:
          "EndTime": r["EndTime"], "Duration": r["Duration"]} for r in hits]}}
 
 
+def _app_key(api: _LiveApi, p: dict[str, str]) -> tuple[str, str]:
+    for name in ("DomainName", "AppName"):
+        if not p.get(name):
+            raise _Fail(400, f"Missing{name}", f"{name} is mandatory for this action.")
+    if p["DomainName"] not in api.cfg.domains:
+        raise _Fail(404, "InvalidDomain.NotFound", "domain not found")
+    return p["DomainName"], p["AppName"]
+
+
+def _unflatten_list(p: dict[str, str], prefix: str) -> list[dict[str, str]]:
+    """``RecordFormat.1.Format=m3u8`` back into ``[{"Format": "m3u8"}]``."""
+    items: dict[int, dict[str, str]] = {}
+    for key, value in p.items():
+        if key.startswith(prefix + "."):
+            index, _, field_name = key[len(prefix) + 1:].partition(".")
+            if index.isdigit() and field_name:
+                items.setdefault(int(index), {})[field_name] = value
+    return [items[i] for i in sorted(items)]
+
+
+async def _add_record_config(api: _LiveApi, p: dict[str, str]) -> dict[str, Any]:
+    domain, app = _app_key(api, p)
+    for name in ("OssEndpoint", "OssBucket"):
+        if not p.get(name):
+            raise _Fail(400, f"Missing{name}", f"{name} is mandatory for this action.")
+    formats = _unflatten_list(p, "RecordFormat")
+    if not formats:
+        raise _Fail(400, "MissingRecordFormat", "RecordFormat is mandatory for this action.")
+    api.record_configs[(domain, app)] = {
+        "DomainName": domain, "AppName": app, "OssEndpoint": p["OssEndpoint"],
+        # "OnDemond" is how the service spells it in DescribeLiveRecordConfig answers.
+        "OssBucket": p["OssBucket"], "OnDemond": p.get("OnDemand", "0"),
+        "CreateTime": _unix_to_iso(int(api.cfg.clock())),
+        "RecordFormatList": {"RecordFormat": formats}}
+    return {}
+
+
+async def _describe_record_config(api: _LiveApi, p: dict[str, str]) -> dict[str, Any]:
+    if not p.get("DomainName"):
+        raise _Fail(400, "MissingDomainName", "DomainName is mandatory for this action.")
+    hits = [c for (d, a), c in api.record_configs.items()
+            if d == p["DomainName"] and (not p.get("AppName") or a == p["AppName"])]
+    return {"LiveAppRecordList": {"LiveAppRecord": hits}, "TotalNum": len(hits),
+            "PageNum": 1, "PageSize": max(len(hits), 1), "TotalPage": 1}
+
+
+async def _delete_record_config(api: _LiveApi, p: dict[str, str]) -> dict[str, Any]:
+    key = _app_key(api, p)
+    if api.record_configs.pop(key, None) is None:
+        raise _Fail(404, "ConfigNotFound", "record config not found")
+    return {}
+
+
+def _notify_action(kind: str) -> Handler:
+    async def handle(api: _LiveApi, p: dict[str, str]) -> dict[str, Any]:
+        if not p.get("DomainName"):
+            raise _Fail(400, "MissingDomainName", "DomainName is mandatory for this action.")
+        domain = p["DomainName"]
+        if domain not in api.cfg.domains:
+            raise _Fail(404, "InvalidDomain.NotFound", "domain not found")
+        if kind == "describe":
+            conf = api.notify_configs.get(domain)
+            return {"LiveRecordNotifyConfig": conf} if conf else {}
+        if kind == "delete":
+            if api.notify_configs.pop(domain, None) is None:
+                raise _Fail(404, "ConfigNotFound", "notify config not found")
+            return {}
+        url = p.get("NotifyUrl", "")
+        if not url:
+            raise _Fail(400, "MissingNotifyUrl", "NotifyUrl is mandatory for this action.")
+        if not url.startswith(("http://", "https://")):
+            raise _Fail(400, "InvalidNotifyUrl.Malformed", "NotifyUrl must be http or https")
+        if kind == "update" and domain not in api.notify_configs:
+            raise _Fail(404, "ConfigNotFound", "notify config not found")
+        if kind == "add" and domain in api.notify_configs:
+            raise _Fail(400, "ConfigAlreadyExists", "notify config exists; update it instead")
+        api.notify_configs[domain] = {"DomainName": domain, "NotifyUrl": url,
+                                      "NeedStatusNotify": p.get("NeedStatusNotify", "false") == "true",
+                                      "OnDemandUrl": p.get("OnDemandUrl", "")}
+        return {}
+
+    return handle
+
+
+def _stream_list(kind: str) -> Handler:
+    async def handle(api: _LiveApi, p: dict[str, str]) -> dict[str, Any]:
+        if not p.get("DomainName"):
+            raise _Fail(400, "MissingDomainName", "DomainName is mandatory for this action.")
+        if p["DomainName"] not in api.cfg.domains:
+            raise _Fail(404, "InvalidDomain.NotFound", "domain not found")
+        try:
+            page, size = int(p.get("PageNum", "1")), int(p.get("PageSize", "2000" if kind == "online" else "100"))
+        except ValueError:
+            raise _Fail(400, "InvalidParameter", "PageNum and PageSize are numbers") from None
+        now = int(api.cfg.clock())
+        if kind == "online":
+            start, end = now - 1, now
+        else:
+            start, end = api.window(p)
+        rows = []
+        for name in api.cfg.streams:
+            app, _, stream = name.partition("/")
+            if p.get("AppName") and p["AppName"] != app:
+                continue
+            if p.get("StreamName"):
+                wanted = p["StreamName"]
+                if (p.get("QueryType", "fuzzy") == "strict" and wanted != stream) or wanted not in stream:
+                    continue
+            for a, b in api.published(p["DomainName"], app, stream, start, end):
+                rows.append({"DomainName": p["DomainName"], "AppName": app, "StreamName": stream,
+                             "PublishTime": _unix_to_iso(a), "StopTime": _unix_to_iso(b),
+                             "PublishUrl": f"rtmp://push.{p['DomainName']}/{app}/{stream}",
+                             "PublishDomain": f"push.{p['DomainName']}"})
+        total = len(rows)
+        key = "OnlineInfo" if kind == "online" else "PublishInfo"
+        return {key: {"LiveStreamOnlineInfo" if kind == "online" else "LiveStreamPublishInfo":
+                      rows[(page - 1) * size: page * size]},
+                "PageNum": page, "PageSize": size, "TotalNum": total,
+                "TotalPage": (total + size - 1) // size}
+
+    return handle
+
+
 _ACTIONS: dict[str, Handler] = {
+    "AddLiveAppRecordConfig": _add_record_config,
+    "DescribeLiveRecordConfig": _describe_record_config,
+    "DeleteLiveAppRecordConfig": _delete_record_config,
+    "AddLiveRecordNotifyConfig": _notify_action("add"),
+    "DescribeLiveRecordNotifyConfig": _notify_action("describe"),
+    "UpdateLiveRecordNotifyConfig": _notify_action("update"),
+    "DeleteLiveRecordNotifyConfig": _notify_action("delete"),
+    "DescribeLiveStreamsOnlineList": _stream_list("online"),
+    "DescribeLiveStreamsPublishList": _stream_list("publish"),
     "RealTimeRecordCommand": _record_command,
     "DescribeLiveStreamRecordContent": _record_content,
     "CreateLiveStreamRecordIndexFiles": _create_index,
