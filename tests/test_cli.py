@@ -223,7 +223,12 @@ def test_sim_all_generates_credentials_when_none_are_set() -> None:
         before = run(*create, "--start", str(t0 - 7200), "--end", str(t0 - 3600), env=keys)
         assert before.returncode == 1 and "InvalidStream.NotFound" in before.stderr
         during = run(*create, "--start", str(t0 + 60), "--end", str(t0 + 120), "--json", env=keys)
-        assert during.returncode == 0 and json.loads(during.stdout)["duration"] == 60
+        assert during.returncode == 0, during.stderr
+        made = json.loads(during.stdout)
+        assert made["duration"] == 60
+        from timeshift.clip import probe_media
+
+        assert abs(probe_media(made["record_url"])["duration"] - 60) < 0.2  # the RecordUrl plays
     finally:
         proc.terminate()
         proc.wait(timeout=10)

@@ -260,3 +260,23 @@ def test_publish_list_pages_follow_the_origin_timeline() -> None:
     # 4 streams x 3 sessions (the two gaps split the hour), over 3 pages of 5.
     assert len(sessions) == 12 and cfg.counters["calls"] == 3
     assert {(s.start - t0, s.end - t0) for s in sessions} == {(0, 600), (900, 1800), (1900, 3600)}
+
+
+def test_created_index_file_plays(tmp_path: Path) -> None:
+    """Create writes a real VOD index and its segments; its RecordUrl plays (PyAV over HTTP)."""
+    from timeshift.sim.frameindex import decode_frame_indices
+    from timeshift.sim.origin import OriginConfig, OriginServer
+
+    with OriginServer(OriginConfig(history=3600)) as origin:
+        cfg = LiveApiConfig(access_key_id="ak-1", access_key_secret=SECRET,
+                            origin=origin.netloc, record_root=tmp_path / "oss")
+        with LiveApiServer(cfg) as srv:
+            t0 = int(origin.stream_start)
+            info = live(srv).create_record_index_files(
+                "play.example.com", "live", "cam1", start=t0 + 10, end=t0 + 30,
+                oss_endpoint="e", oss_bucket="archive", oss_object="live/cam1/day.m3u8")
+            assert info.record_url.endswith("/records/archive/live/cam1/day.m3u8")
+            index = (tmp_path / "oss" / "archive" / "live" / "cam1" / "day.m3u8").read_text()
+            assert index.count("#EXTINF") == 10 and "#EXT-X-ENDLIST" in index
+            frames = [i for _, i in decode_frame_indices(info.record_url)]
+    assert frames == [k % 500 for k in range(250, 750)]

@@ -589,15 +589,21 @@ def cmd_sim(args: argparse.Namespace) -> int:
                 tl = query_timeline(origin_netloc.netloc, app, stream, start, end, scheme="http")
                 return [(r.start, r.end) for r in tl.ranges]
 
+        import tempfile
+
+        record_root = args.root or Path(tempfile.mkdtemp(prefix="timeshift-records-"))
         servers["liveapi"] = LiveApiServer(
             LiveApiConfig(access_key_id=ak, access_key_secret=secret,
                           domains=tuple(args.domain) or ("play.example.com",),
-                          publish_spans=publish_spans),
+                          publish_spans=publish_spans, record_root=record_root),
             host=args.host, port=args.port if args.server == "liveapi" else 0)
     if args.server == "all" and args.port:
         servers[next(iter(servers))].port = args.port
 
     def ready() -> None:
+        live = servers.get("liveapi")
+        if isinstance(live, LiveApiServer) and "origin" in servers:
+            live.config.origin = servers["origin"].netloc  # known once the origin is bound
         info: dict[str, Any] = {name: srv.url for name, srv in servers.items()}
         if "origin" in servers:
             origin = servers["origin"]
@@ -657,6 +663,9 @@ def _add_sim(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                        help="leave #EXT-X-PROGRAM-DATE-TIME out of playlists")
         s.add_argument("--seed", type=int, default=None, help="seed for the fault dice")
         _add_signing_options(s)
+        s.add_argument("--root", type=Path, default=None, metavar="DIR",
+                       help="liveapi: where created index files and segments are kept "
+                            "(default: a new temporary folder)")
         s.add_argument("--domain", action="append", default=[], metavar="HOST",
                        help="liveapi: a play domain it knows (repeatable; default play.example.com)")
         s.add_argument("--json", action="store_true", help="print the endpoints as JSON")

@@ -20,6 +20,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -47,7 +48,10 @@ class LiveApiConfig:
     ``access_key_secret`` is never printed by the server; ``throttle`` counts down the
     calls still to answer with ``Throttling``. ``streams`` are the ``app/stream`` names the
     stream lists know; ``publish_spans(app, stream, start, end)`` says when one was live
-    (wired to the local origin's timeline by ``timeshift sim all``).
+    (wired to the local origin's timeline by ``timeshift sim all``). With ``origin``
+    (host:port of a local origin) and ``record_root``, CreateLiveStreamRecordIndexFiles
+    writes a real index m3u8 and its segments under ``record_root/{bucket}/{object}``,
+    served back at ``/records/{bucket}/{object}``, which is the RecordUrl it returns.
     """
 
     access_key_id: str = "testid"
@@ -56,6 +60,8 @@ class LiveApiConfig:
     throttle: int = 0
     streams: tuple[str, ...] = ("live/cam1",)
     publish_spans: Callable[[str, str, int, int], list[tuple[int, int]]] | None = None
+    origin: str | None = None
+    record_root: Path | None = None
     clock: Callable[[], float] = time.time
     counters: dict[str, int] = field(default_factory=dict)
 
@@ -126,6 +132,7 @@ class _LiveApi:
         params = dict(request.query)
         if request.method == "POST":
             params.update({k: str(v) for k, v in (await request.post()).items()})
+        params.pop("__host__", None)
         request_id = str(uuid.uuid4()).upper()
         self.method = request.method
         try:
@@ -140,7 +147,7 @@ class _LiveApi:
             if handler is None:
                 raise _Fail(404, "InvalidAction.NotFound",
                             f"Specified api {action!r} is not found, please check your url and method.")
-            body = await handler(self, params)
+            body = await handler(self, {**params, "__host__": request.host})
         except _Fail as fail:
             return web.json_response({"Code": fail.code, "Message": fail.message,
                                       "RequestId": request_id, "HostId": request.host},
@@ -186,8 +193,45 @@ async def _create_index(api: _LiveApi, p: dict[str, str]) -> dict[str, Any]:
         "StartTime": _unix_to_iso(start), "EndTime": _unix_to_iso(end), "Duration": float(end - start),
         "Height": 720, "Width": 1280, "CreateTime": _unix_to_iso(int(api.cfg.clock())),
     }
+    if api.cfg.origin and api.cfg.record_root:
+        info["RecordUrl"] = await _write_index(api, request_host(p), domain, app, stream,
+                                               start, end, p["OssBucket"], p["OssObject"])
     api.records[record_id] = info
     return {"RecordInfo": info}
+
+
+def request_host(p: dict[str, str]) -> str:
+    return p.get("__host__", "127.0.0.1")
+
+
+async def _write_index(api: _LiveApi, host: str, domain: str, app: str, stream: str, start: int,
+                       end: int, bucket: str, obj: str) -> str:
+    """Copy the window's segments from the origin and write a VOD index beside them."""
+    import aiohttp
+    import m3u8
+
+    from ..urls import TimeshiftURL
+
+    if ".." in obj.split("/") or obj.startswith("/") or ".." in bucket or "/" in bucket:
+        raise _Fail(400, "InvalidParameter.OssObject", "object names may not climb out")
+    assert api.cfg.origin is not None and api.cfg.record_root is not None
+    url = str(TimeshiftURL.vod(api.cfg.origin, app, stream, start * 10**9, end * 10**9,
+                               scheme="http"))
+    target = api.cfg.record_root / bucket / obj
+    folder = target.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    async with aiohttp.ClientSession() as session:
+        async with session.get(url) as resp:
+            pl = m3u8.loads(await resp.text(), uri=url)
+        for seg in pl.segments:
+            name = f"{Path(seg.absolute_uri.split('?')[0]).stem}.ts"
+            async with session.get(seg.absolute_uri) as r:
+                (folder / name).write_bytes(await r.read())
+            seg.uri = name
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.write_text(pl.dumps())
+    tmp.replace(target)  # the index last: it names only segments already written
+    return f"http://{host}/records/{bucket}/{obj}"
 
 
 async def _describe_index(api: _LiveApi, p: dict[str, str]) -> dict[str, Any]:
@@ -399,6 +443,9 @@ def make_liveapi_app(cfg: LiveApiConfig) -> web.Application:
     app = web.Application()
     app.router.add_route("GET", "/", api.handle)
     app.router.add_route("POST", "/", api.handle)
+    if cfg.record_root is not None:
+        cfg.record_root.mkdir(parents=True, exist_ok=True)
+        app.router.add_static("/records/", cfg.record_root)
     return app
 
 
