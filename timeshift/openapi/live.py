@@ -11,7 +11,7 @@ from __future__ import annotations
 import calendar
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from ..errors import UsageError
@@ -80,7 +80,7 @@ class RecordInfo:
             height=int(d.get("Height") or 0), created=_unix(str(d.get("CreateTime", ""))))
 
     def to_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -101,7 +101,7 @@ class RecordContent:
                    _unix(str(d.get("EndTime", ""))), float(d.get("Duration") or 0))
 
     def to_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -122,7 +122,7 @@ class PublishInfo:
                    _unix(stop) if stop else None)
 
     def to_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        return asdict(self)
 
 
 def _stream(domain: str, app: str, stream: str) -> dict[str, str]:

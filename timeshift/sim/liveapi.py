@@ -66,6 +66,13 @@ class LiveApiConfig:
     counters: dict[str, int] = field(default_factory=dict)
 
 
+def _require(p: dict[str, str], *names: str) -> None:
+    """The service's answer to a missing parameter: ``Missing{Name}``, 400."""
+    for name in names:
+        if not p.get(name):
+            raise _Fail(400, f"Missing{name}", f"{name} is mandatory for this action.")
+
+
 def _iso_to_unix(value: str, name: str) -> int:
     try:
         return calendar.timegm(time.strptime(value, "%Y-%m-%dT%H:%M:%SZ"))
@@ -156,18 +163,18 @@ class _LiveApi:
 
     # -- helpers shared by actions
 
-    def stream_params(self, p: dict[str, str]) -> tuple[str, str, str]:
-        for name in ("DomainName", "AppName", "StreamName"):
-            if not p.get(name):
-                raise _Fail(400, f"Missing{name}", f"{name} is mandatory for this action.")
+    def domain(self, p: dict[str, str]) -> str:
+        _require(p, "DomainName")
         if p["DomainName"] not in self.cfg.domains:
             raise _Fail(404, "InvalidDomain.NotFound", "domain not found")
-        return p["DomainName"], p["AppName"], p["StreamName"]
+        return p["DomainName"]
+
+    def stream_params(self, p: dict[str, str]) -> tuple[str, str, str]:
+        _require(p, "DomainName", "AppName", "StreamName")
+        return self.domain(p), p["AppName"], p["StreamName"]
 
     def window(self, p: dict[str, str]) -> tuple[int, int]:
-        for name in ("StartTime", "EndTime"):
-            if not p.get(name):
-                raise _Fail(400, f"Missing{name}", f"{name} is mandatory for this action.")
+        _require(p, "StartTime", "EndTime")
         start, end = _iso_to_unix(p["StartTime"], "StartTime"), _iso_to_unix(p["EndTime"], "EndTime")
         if end <= start:
             raise _Fail(400, "InvalidParameter.Malformed", "EndTime must be after StartTime")
@@ -179,9 +186,7 @@ class _LiveApi:
 async def _create_index(api: _LiveApi, p: dict[str, str]) -> dict[str, Any]:
     domain, app, stream = api.stream_params(p)
     start, end = api.window(p)
-    for name in ("OssEndpoint", "OssBucket", "OssObject"):
-        if not p.get(name):
-            raise _Fail(400, f"Missing{name}", f"{name} is mandatory for this action.")
+    _require(p, "OssEndpoint", "OssBucket", "OssObject")
     if not api.published(domain, app, stream, start, end):
         raise _Fail(404, "InvalidStream.NotFound",
                     "The stream was not published in the given time window.")
@@ -236,8 +241,7 @@ async def _write_index(api: _LiveApi, host: str, domain: str, app: str, stream: 
 
 async def _describe_index(api: _LiveApi, p: dict[str, str]) -> dict[str, Any]:
     api.stream_params(p)
-    if not p.get("RecordId"):
-        raise _Fail(400, "MissingRecordId", "RecordId is mandatory for this action.")
+    _require(p, "RecordId")
     info = api.records.get(p["RecordId"])
     if info is None:
         raise _Fail(404, "InvalidRecordId.NotFound", "record not found")
@@ -268,9 +272,8 @@ async def _list_index(api: _LiveApi, p: dict[str, str]) -> dict[str, Any]:
 
 async def _record_command(api: _LiveApi, p: dict[str, str]) -> dict[str, Any]:
     domain, app, stream = api.stream_params(p)
-    command = p.get("Command")
-    if not command:
-        raise _Fail(400, "MissingCommand", "Command is mandatory for this action.")
+    _require(p, "Command")
+    command = p["Command"]
     if command not in ("start", "stop", "cancel_delay", "restart"):
         raise _Fail(400, "InvalidCommand.Malformed", "Command is start, stop, cancel_delay or restart")
     key = f"{domain}/{app}/{stream}"
@@ -298,12 +301,8 @@ async def _record_content(api: _LiveApi, p: dict[str, str]) -> dict[str, Any]:
 
 
 def _app_key(api: _LiveApi, p: dict[str, str]) -> tuple[str, str]:
-    for name in ("DomainName", "AppName"):
-        if not p.get(name):
-            raise _Fail(400, f"Missing{name}", f"{name} is mandatory for this action.")
-    if p["DomainName"] not in api.cfg.domains:
-        raise _Fail(404, "InvalidDomain.NotFound", "domain not found")
-    return p["DomainName"], p["AppName"]
+    _require(p, "DomainName", "AppName")
+    return api.domain(p), p["AppName"]
 
 
 def _unflatten_list(p: dict[str, str], prefix: str) -> list[dict[str, str]]:
@@ -319,9 +318,7 @@ def _unflatten_list(p: dict[str, str], prefix: str) -> list[dict[str, str]]:
 
 async def _add_record_config(api: _LiveApi, p: dict[str, str]) -> dict[str, Any]:
     domain, app = _app_key(api, p)
-    for name in ("OssEndpoint", "OssBucket"):
-        if not p.get(name):
-            raise _Fail(400, f"Missing{name}", f"{name} is mandatory for this action.")
+    _require(p, "OssEndpoint", "OssBucket")
     formats = _unflatten_list(p, "RecordFormat")
     if not formats:
         raise _Fail(400, "MissingRecordFormat", "RecordFormat is mandatory for this action.")
@@ -335,8 +332,7 @@ async def _add_record_config(api: _LiveApi, p: dict[str, str]) -> dict[str, Any]
 
 
 async def _describe_record_config(api: _LiveApi, p: dict[str, str]) -> dict[str, Any]:
-    if not p.get("DomainName"):
-        raise _Fail(400, "MissingDomainName", "DomainName is mandatory for this action.")
+    _require(p, "DomainName")
     hits = [c for (d, a), c in api.record_configs.items()
             if d == p["DomainName"] and (not p.get("AppName") or a == p["AppName"])]
     return {"LiveAppRecordList": {"LiveAppRecord": hits}, "TotalNum": len(hits),
@@ -352,11 +348,7 @@ async def _delete_record_config(api: _LiveApi, p: dict[str, str]) -> dict[str, A
 
 def _notify_action(kind: str) -> Handler:
     async def handle(api: _LiveApi, p: dict[str, str]) -> dict[str, Any]:
-        if not p.get("DomainName"):
-            raise _Fail(400, "MissingDomainName", "DomainName is mandatory for this action.")
-        domain = p["DomainName"]
-        if domain not in api.cfg.domains:
-            raise _Fail(404, "InvalidDomain.NotFound", "domain not found")
+        domain = api.domain(p)
         if kind == "describe":
             conf = api.notify_configs.get(domain)
             return {"LiveRecordNotifyConfig": conf} if conf else {}
@@ -364,9 +356,8 @@ def _notify_action(kind: str) -> Handler:
             if api.notify_configs.pop(domain, None) is None:
                 raise _Fail(404, "ConfigNotFound", "notify config not found")
             return {}
-        url = p.get("NotifyUrl", "")
-        if not url:
-            raise _Fail(400, "MissingNotifyUrl", "NotifyUrl is mandatory for this action.")
+        _require(p, "NotifyUrl")
+        url = p["NotifyUrl"]
         if not url.startswith(("http://", "https://")):
             raise _Fail(400, "InvalidNotifyUrl.Malformed", "NotifyUrl must be http or https")
         if kind == "update" and domain not in api.notify_configs:
@@ -383,10 +374,7 @@ def _notify_action(kind: str) -> Handler:
 
 def _stream_list(kind: str) -> Handler:
     async def handle(api: _LiveApi, p: dict[str, str]) -> dict[str, Any]:
-        if not p.get("DomainName"):
-            raise _Fail(400, "MissingDomainName", "DomainName is mandatory for this action.")
-        if p["DomainName"] not in api.cfg.domains:
-            raise _Fail(404, "InvalidDomain.NotFound", "domain not found")
+        api.domain(p)
         try:
             page, size = int(p.get("PageNum", "1")), int(p.get("PageSize", "2000" if kind == "online" else "100"))
         except ValueError:
