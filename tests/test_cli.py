@@ -213,6 +213,7 @@ def test_sim_all_generates_credentials_when_none_are_set() -> None:
         assert info["origin"].startswith("http://127.0.0.1:")
         assert info["liveapi"].startswith("http://127.0.0.1:")
         assert info["access_key_id"].startswith("LTAItest") and len(info["access_key_secret"]) > 20
+        assert info["oss_endpoint"].startswith("http://127.0.0.1:")
         # The Live API knows a stream as published where the origin's timeline has data.
         keys = {"ALIBABA_CLOUD_ACCESS_KEY_ID": info["access_key_id"],
                 "ALIBABA_CLOUD_ACCESS_KEY_SECRET": info["access_key_secret"]}
@@ -229,6 +230,21 @@ def test_sim_all_generates_credentials_when_none_are_set() -> None:
         from timeshift.clip import probe_media
 
         assert abs(probe_media(made["record_url"])["duration"] - 60) < 0.2  # the RecordUrl plays
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_sim_oss_with_oss2(tmp_path: Path) -> None:
+    import oss2
+
+    keys = {"OSS_ACCESS_KEY_ID": "oss-id", "OSS_ACCESS_KEY_SECRET": "oss-secret"}
+    proc, info = _start_sim("oss", "--bucket", "archive", "--root", str(tmp_path), env=keys)
+    try:
+        assert info["oss_access_key_id"] == "oss-id" and "oss_access_key_secret" not in info
+        bucket = oss2.Bucket(oss2.Auth("oss-id", "oss-secret"), info["oss_endpoint"], "archive")
+        bucket.put_object("live/cam1/a.ts", b"\x47" * 188, headers={"Content-Type": "video/MP2T"})
+        assert bucket.get_object("live/cam1/a.ts").read() == b"\x47" * 188
     finally:
         proc.terminate()
         proc.wait(timeout=10)

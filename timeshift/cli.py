@@ -548,12 +548,13 @@ def _add_openapi(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
 # timeshift sim
 
 
-def _sim_credentials() -> tuple[str, str, bool]:
-    """The Live API server's pair: the one the client would read from the environment, else new."""
+def _sim_credentials(names: tuple[str, str] = ("ALIBABA_CLOUD_ACCESS_KEY_ID",
+                                               "ALIBABA_CLOUD_ACCESS_KEY_SECRET")
+                     ) -> tuple[str, str, bool]:
+    """A local server's pair: the one its client would read from the environment, else new."""
     import secrets
 
-    ak = os.environ.get("ALIBABA_CLOUD_ACCESS_KEY_ID")
-    secret = os.environ.get("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
+    ak, secret = os.environ.get(names[0]), os.environ.get(names[1])
     if ak and secret:
         return ak, secret, False
     return "LTAItest" + secrets.token_hex(6), secrets.token_urlsafe(24), True
@@ -591,12 +592,24 @@ def cmd_sim(args: argparse.Namespace) -> int:
 
         import tempfile
 
-        record_root = args.root or Path(tempfile.mkdtemp(prefix="timeshift-records-"))
+        record_root = (args.root / "records" if args.root
+                       else Path(tempfile.mkdtemp(prefix="timeshift-records-")))
         servers["liveapi"] = LiveApiServer(
             LiveApiConfig(access_key_id=ak, access_key_secret=secret,
                           domains=tuple(args.domain) or ("play.example.com",),
                           publish_spans=publish_spans, record_root=record_root),
             host=args.host, port=args.port if args.server == "liveapi" else 0)
+    oss_pair: tuple[str, str, bool] | None = None
+    if args.server in ("oss", "all"):
+        from .sim.oss import OssConfig, OssServer
+
+        oss_pair = _sim_credentials(("OSS_ACCESS_KEY_ID", "OSS_ACCESS_KEY_SECRET"))
+        oss_cfg = OssConfig(access_key_id=oss_pair[0], access_key_secret=oss_pair[1],
+                            buckets=tuple(args.bucket))
+        if args.root:
+            oss_cfg.root = args.root / "oss" if args.server == "all" else args.root
+        servers["oss"] = OssServer(oss_cfg, host=args.host,
+                                   port=args.port if args.server == "oss" else 0)
     if args.server == "all" and args.port:
         servers[next(iter(servers))].port = args.port
 
@@ -615,11 +628,19 @@ def cmd_sim(args: argparse.Namespace) -> int:
             info["access_key_id"] = ak
             if generated:  # a throwaway pair made for this server: the user needs it to call it
                 info["access_key_secret"] = secret
+        if oss_pair is not None:
+            info["oss_endpoint"] = servers["oss"].url
+            info["oss_access_key_id"] = oss_pair[0]
+            if oss_pair[2]:
+                info["oss_access_key_secret"] = oss_pair[1]
         if args.json:
             _print_json(info)
         else:
             for name, srv in servers.items():
                 print(f"{name:8s} {srv.url}")
+            if oss_pair is not None and oss_pair[2]:
+                print(f"  export OSS_ACCESS_KEY_ID={oss_pair[0]}")
+                print(f"  export OSS_ACCESS_KEY_SECRET={oss_pair[1]}")
             if "liveapi" in servers:
                 where = "printed below (generated)" if generated else "from your environment"
                 print(f"credentials: {where}")
@@ -641,6 +662,7 @@ def _add_sim(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                              parser_class=_Parser)
     for name, text in (("origin", "the time-shift origin (playlists, segments, timeline)"),
                        ("liveapi", "the Live OpenAPI (signature checks, recording actions)"),
+                       ("oss", "an OSS-protocol object store (oss2 works against it unmodified)"),
                        ("all", "every local server")):
         s = which.add_parser(name, help=text, epilog=EPILOG_SIM,
                              formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -664,8 +686,10 @@ def _add_sim(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         s.add_argument("--seed", type=int, default=None, help="seed for the fault dice")
         _add_signing_options(s)
         s.add_argument("--root", type=Path, default=None, metavar="DIR",
-                       help="liveapi: where created index files and segments are kept "
+                       help="where liveapi's index files and oss's objects are kept "
                             "(default: a new temporary folder)")
+        s.add_argument("--bucket", action="append", default=[], metavar="NAME",
+                       help="oss: make this bucket at start (repeatable)")
         s.add_argument("--domain", action="append", default=[], metavar="HOST",
                        help="liveapi: a play domain it knows (repeatable; default play.example.com)")
         s.add_argument("--json", action="store_true", help="print the endpoints as JSON")
