@@ -548,109 +548,40 @@ def _add_openapi(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
 # timeshift sim
 
 
-def _sim_credentials(names: tuple[str, str] = ("ALIBABA_CLOUD_ACCESS_KEY_ID",
-                                               "ALIBABA_CLOUD_ACCESS_KEY_SECRET")
-                     ) -> tuple[str, str, bool]:
-    """A local server's pair: the one its client would read from the environment, else new."""
-    import secrets
-
-    ak, secret = os.environ.get(names[0]), os.environ.get(names[1])
-    if ak and secret:
-        return ak, secret, False
-    return "LTAItest" + secrets.token_hex(6), secrets.token_urlsafe(24), True
-
-
 def cmd_sim(args: argparse.Namespace) -> int:
-    from .sim.liveapi import LiveApiConfig, LiveApiServer
-    from .sim.origin import DEFAULT_SAMPLES, OriginConfig, OriginServer, parse_gaps
-    from .sim.server import BackgroundServer, serve_forever
+    from .sim.origin import DEFAULT_SAMPLES, OriginConfig, parse_gaps
+    from .sim.server import serve_forever
+    from .sim.stack import build_stack
 
-    servers: dict[str, BackgroundServer] = {}
-    if args.server in ("origin", "all"):
-        cfg = OriginConfig(
-            samples=args.samples or DEFAULT_SAMPLES, latency=args.latency,
-            gaps=parse_gaps(args.gaps or ""), bandwidth=args.bandwidth,
-            fail_rate=args.fail_rate, truncate_rate=args.truncate_rate, signer=_signer(args),
-            program_date_time=not args.no_program_date_time,
-            history=parse_duration(args.history) / NS_PER_S, seed=args.seed)
-        servers["origin"] = OriginServer(cfg, host=args.host,
-                                         port=args.port if args.server == "origin" else 0)
-    ak = secret = ""
-    generated = False
-    if args.server in ("liveapi", "all"):
-        ak, secret, generated = _sim_credentials()
-        publish_spans = None
-        if "origin" in servers:
-            from .timeline import query_timeline
-
-            origin_netloc = servers["origin"]
-
-            def publish_spans(app: str, stream: str, start: int, end: int) -> list[tuple[int, int]]:
-                # A stream counts as published where the origin's timeline has data.
-                tl = query_timeline(origin_netloc.netloc, app, stream, start, end, scheme="http")
-                return [(r.start, r.end) for r in tl.ranges]
-
-        import tempfile
-
-        record_root = (args.root / "records" if args.root
-                       else Path(tempfile.mkdtemp(prefix="timeshift-records-")))
-        servers["liveapi"] = LiveApiServer(
-            LiveApiConfig(access_key_id=ak, access_key_secret=secret,
-                          domains=tuple(args.domain) or ("play.example.com",),
-                          publish_spans=publish_spans, record_root=record_root),
-            host=args.host, port=args.port if args.server == "liveapi" else 0)
-    oss_pair: tuple[str, str, bool] | None = None
-    if args.server in ("oss", "all"):
-        from .sim.oss import OssConfig, OssServer
-
-        oss_pair = _sim_credentials(("OSS_ACCESS_KEY_ID", "OSS_ACCESS_KEY_SECRET"))
-        oss_cfg = OssConfig(access_key_id=oss_pair[0], access_key_secret=oss_pair[1],
-                            buckets=tuple(args.bucket))
-        if args.root:
-            oss_cfg.root = args.root / "oss" if args.server == "all" else args.root
-        servers["oss"] = OssServer(oss_cfg, host=args.host,
-                                   port=args.port if args.server == "oss" else 0)
-    if args.server == "all" and args.port:
-        servers[next(iter(servers))].port = args.port
+    origin = OriginConfig(
+        samples=args.samples or DEFAULT_SAMPLES, latency=args.latency,
+        gaps=parse_gaps(args.gaps or ""), bandwidth=args.bandwidth, fail_rate=args.fail_rate,
+        truncate_rate=args.truncate_rate, signer=_signer(args),
+        program_date_time=not args.no_program_date_time,
+        history=parse_duration(args.history) / NS_PER_S, seed=args.seed)
+    stack = build_stack(args.server, host=args.host, port=args.port, origin=origin,
+                        domains=tuple(args.domain), root=args.root, buckets=tuple(args.bucket))
 
     def ready() -> None:
-        live = servers.get("liveapi")
-        if isinstance(live, LiveApiServer) and "origin" in servers:
-            live.config.origin = servers["origin"].netloc  # known once the origin is bound
-        info: dict[str, Any] = {name: srv.url for name, srv in servers.items()}
-        if "origin" in servers:
-            origin = servers["origin"]
-            assert isinstance(origin, OriginServer)
-            info["domain"] = origin.netloc
-            info["stream_start"] = int(origin.stream_start)
-        if "liveapi" in servers:
-            info["liveapi_endpoint"] = servers["liveapi"].netloc
-            info["access_key_id"] = ak
-            if generated:  # a throwaway pair made for this server: the user needs it to call it
-                info["access_key_secret"] = secret
-        if oss_pair is not None:
-            info["oss_endpoint"] = servers["oss"].url
-            info["oss_access_key_id"] = oss_pair[0]
-            if oss_pair[2]:
-                info["oss_access_key_secret"] = oss_pair[1]
+        stack.wire()
+        info = stack.info()
         if args.json:
             _print_json(info)
         else:
-            for name, srv in servers.items():
+            for name, srv in stack.servers.items():
                 print(f"{name:8s} {srv.url}")
-            if oss_pair is not None and oss_pair[2]:
-                print(f"  export OSS_ACCESS_KEY_ID={oss_pair[0]}")
-                print(f"  export OSS_ACCESS_KEY_SECRET={oss_pair[1]}")
-            if "liveapi" in servers:
-                where = "printed below (generated)" if generated else "from your environment"
-                print(f"credentials: {where}")
-                if generated:
-                    print(f"  export ALIBABA_CLOUD_ACCESS_KEY_ID={ak}")
-                    print(f"  export ALIBABA_CLOUD_ACCESS_KEY_SECRET={secret}")
-            print("Ctrl-C stops " + ("them" if len(servers) > 1 else "it"))
+            for cred, names in ((stack.live_credential, ("ALIBABA_CLOUD_ACCESS_KEY_ID",
+                                                         "ALIBABA_CLOUD_ACCESS_KEY_SECRET")),
+                                (stack.oss_credential, ("OSS_ACCESS_KEY_ID", "OSS_ACCESS_KEY_SECRET"))):
+                if cred is not None and cred.generated:
+                    print(f"  export {names[0]}={cred.access_key_id}")
+                    print(f"  export {names[1]}={cred.access_key_secret}")
+                elif cred is not None:
+                    print(f"  credentials from {names[0]} / {names[1]}")
+            print("Ctrl-C stops " + ("them" if len(stack.servers) > 1 else "it"))
         sys.stdout.flush()
 
-    serve_forever(list(servers.values()), ready)
+    serve_forever(list(stack.servers.values()), ready)
     return 0
 
 
