@@ -58,7 +58,7 @@ from .playlist import (
 )
 from .remux import MuxPlan, Remuxer, mp4_command
 from .remux import ffmpeg_exe as find_ffmpeg
-from .timeline import Span, Timeline, query_timeline
+from .timeline import Span, Timeline, find_gaps, query_timeline
 from .times import NS_PER_S, format_iso
 from .urls import Mode, TimeshiftURL, parse_url
 
@@ -206,13 +206,14 @@ def _sign_segments(segments: tuple[Segment, ...], signer: Signer | None) -> tupl
     return tuple(s if marker in s.uri else s.copy_with(uri=signer.sign(s.uri)) for s in segments)
 
 
-def _gap_report(path: Path, sel: Selection, covered: tuple[float, float] | None) -> Path:
+def _gap_report(path: Path, sel: Selection) -> Path:
     report = path.with_name(path.name + ".gaps.json")
     body = {
         "requested": {"start": sel.start, "end": sel.end,
                       "start_iso": format_iso(round(sel.start * NS_PER_S)),
                       "end_iso": format_iso(round(sel.end * NS_PER_S))},
-        "covered": None if covered is None else {"start": covered[0], "end": covered[1]},
+        "covered": None if sel.covered is None else {"start": sel.covered[0],
+                                                     "end": sel.covered[1]},
         "gap_seconds": round(sel.gap_seconds, 3),
         "gaps": [g.to_dict() | {"start_iso": format_iso(round(g.start * NS_PER_S)),
                                 "end_iso": format_iso(round(g.end * NS_PER_S))}
@@ -332,14 +333,14 @@ async def aclip(
         timeline_gaps: tuple[Span, ...] = ()
         if timeline is not None:
             win = Span(int(window[0]), int(-(-window[1] // 1)))
-            timeline_gaps = Timeline.from_spans(win, timeline.entries, timeline.current).gaps
+            timeline_gaps = find_gaps(timeline.entries, win)
         sel = select_window(segs, window[0], window[1], timeline_gaps)
         check_hosts(sel.segments, source.playlist_url, allowed_hosts)
         sel = Selection(sel.start, sel.end, _sign_segments(sel.segments, signer), sel.gaps)
         total = len(sel.segments)
         emit("plan", f"{total} segments, {len(sel.gaps)} gap(s)")
         if sel.gaps and not allow_gaps:
-            report = _gap_report(out, sel, sel.covered)
+            report = _gap_report(out, sel)
             raise GapError([(g.start, g.end) for g in sel.gaps], report=str(report))
         if not sel.segments:
             raise GapError([(sel.start, sel.end)])
@@ -383,7 +384,7 @@ async def aclip(
                     await ts_file.write(fixed)
             if failed_gap:
                 final = sel.with_missing(stats.missing)
-                report = _gap_report(out, final, final.covered)
+                report = _gap_report(out, final)
                 raise GapError([(g.start, g.end) for g in final.gaps], report=str(report))
             emit("mux", "finishing the output")
             if remuxer is not None:
@@ -403,15 +404,16 @@ async def aclip(
             raise
 
     final = sel.with_missing(stats.missing)
-    gap_report = _gap_report(out, final, final.covered) if final.gaps else None
+    gap_report = _gap_report(out, final) if final.gaps else None
     if not keep_cache:
         cache.discard([s.uri for s in sel.segments])
     await warm_av
     media = await asyncio.to_thread(probe_media, out)
     covered = final.covered
-    if covered is not None:
-        covered = (max(covered[0], kept_from) if fmt == "mp4" else final.segments[0].start,
-                   covered[1] if fmt == "mp4" else final.segments[-1].end)
+    if covered is not None and fmt == "ts":  # TS is not trimmed: whole segments
+        covered = (final.segments[0].start, final.segments[-1].end)
+    elif covered is not None:  # MP4 starts at the keyframe kept, which may precede the window
+        covered = (max(covered[0], kept_from), covered[1])
     result = ClipResult(
         output=out, requested=(sel.start, sel.end), covered=covered,
         duration=media.get("duration"), segments=stats.segments + stats.cached,

@@ -137,6 +137,14 @@ class _Gone(Exception):
     pass
 
 
+def _backoff(exc: BaseException, attempt: int, base: float, cap: float) -> float:
+    """How long to wait before retry ``attempt``: the server's Retry-After, else backoff with jitter."""
+    delay = exc.delay if isinstance(exc, _Retryable) else None
+    if delay is None:
+        delay = min(cap, base * 2 ** attempt) * random.uniform(0.5, 1.5)
+    return min(delay, cap * 4)
+
+
 def _retry_after(value: str | None) -> float | None:
     if not value:
         return None
@@ -185,8 +193,7 @@ async def fetch_text(session: aiohttp.ClientSession, url: str, *, retries: int =
             if attempt == retries:
                 raise TransportError(f"{what} failed after {retries + 1} tries "
                                      f"({type(exc).__name__}: {exc})", url=url) from exc
-            delay = exc.delay if isinstance(exc, _Retryable) and exc.delay is not None else None
-            await asyncio.sleep(delay if delay is not None else 0.1 * 2 ** attempt * random.uniform(1, 2))
+            await asyncio.sleep(_backoff(exc, attempt, FetchOptions.backoff, FetchOptions.max_backoff))
     raise AssertionError("unreachable")
 
 
@@ -286,11 +293,7 @@ class _Fetcher:
                                          f"{attempt + 1} tries ({reason})", url=seg.uri) from exc
                 self.stats.retries += 1
                 self.emit(FetchEvent("retry", index, seg, detail=reason))
-                delay = getattr(exc, "delay", None)
-                if delay is None:
-                    delay = min(self.opts.max_backoff, self.opts.backoff * 2 ** attempt)
-                    delay *= random.uniform(0.5, 1.5)
-                await asyncio.sleep(min(delay, self.opts.max_backoff * 4))
+                await asyncio.sleep(_backoff(exc, attempt, self.opts.backoff, self.opts.max_backoff))
                 continue
             self.stats.durations.append(time.monotonic() - began)
             del self.stats.durations[:-64]  # the median needs only recent requests
