@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .clip import ClipProgress, ClipResult, clip
+from .sim.frameindex import decode_frame_indices
 from .sim.origin import OriginConfig, OriginServer
 from .times import NS_PER_S
 
@@ -16,8 +17,6 @@ __all__ = ["run_demo"]
 
 def run_demo(output: Path, progress: Callable[[ClipProgress], None] | None = None) -> ClipResult:
     """Cut 20 s (from 13 s into the stream, across the samples' wrap at 20 s) into ``output``."""
-    from .sim.frameindex import decode_frame_indices
-
     with tempfile.TemporaryDirectory(prefix="timeshift-demo-") as cache, \
             OriginServer(OriginConfig(history=3600, latency=0.01)) as origin:
         t0 = origin.stream_start

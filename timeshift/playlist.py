@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import m3u8
 
-from .errors import RemoteError, UsageError
+from .errors import ForeignHostError, RemoteError, UsageError
 from .timeline import Span, merge_spans
 
 __all__ = [
@@ -254,8 +254,6 @@ def check_hosts(segments: Iterable[Segment], playlist_uri: str,
     Raises:
         ForeignHostError: a segment names another host or a scheme other than http(s).
     """
-    from .errors import ForeignHostError
-
     origin = urlsplit(playlist_uri)
     ok = {origin.netloc.lower(), (origin.hostname or "").lower()}
     ok |= {h.lower() for h in allowed}

@@ -18,7 +18,7 @@ from typing import Literal
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 from .errors import UsageError
-from .times import NS_PER_S, UNIT_NS, LhsFormat, LhsParam, LhsUnit
+from .times import NS_PER_S, UNIT_NS, LhsFormat, LhsParam, LhsUnit, format_iso
 
 __all__ = ["MARKERS", "Marker", "Mode", "TimeshiftURL", "parse_url", "timeline_url"]
 
@@ -193,8 +193,6 @@ class TimeshiftURL:
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready fields: mode, names, and times as ISO and unix seconds."""
-        from .times import format_iso
-
         def when(ns: int | None) -> dict[str, object] | None:
             if ns is None:
                 return None

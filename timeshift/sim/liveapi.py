@@ -23,9 +23,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+import m3u8
 from aiohttp import web
 
 from ..openapi.signing import sign, string_to_sign
+from ..urls import TimeshiftURL
 from .server import BackgroundServer
 
 __all__ = ["LiveApiConfig", "LiveApiServer", "make_liveapi_app"]
@@ -212,11 +215,6 @@ def request_host(p: dict[str, str]) -> str:
 async def _write_index(api: _LiveApi, host: str, domain: str, app: str, stream: str, start: int,
                        end: int, bucket: str, obj: str) -> str:
     """Copy the window's segments from the origin and write a VOD index beside them."""
-    import aiohttp
-    import m3u8
-
-    from ..urls import TimeshiftURL
-
     if ".." in obj.split("/") or obj.startswith("/") or ".." in bucket or "/" in bucket:
         raise _Fail(400, "InvalidParameter.OssObject", "object names may not climb out")
     assert api.cfg.origin is not None and api.cfg.record_root is not None

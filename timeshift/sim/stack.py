@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..timeline import query_timeline
 from .liveapi import LiveApiConfig, LiveApiServer
 from .origin import OriginConfig, OriginServer
 from .oss import OssConfig, OssServer
@@ -108,8 +109,6 @@ def build_stack(which: str, *, host: str = "127.0.0.1", port: int = 0,
 
 
 def _publish_spans(origin: BackgroundServer) -> Any:
-    from ..timeline import query_timeline
-
     def spans(app: str, stream: str, start: int, end: int) -> list[tuple[int, int]]:
         # A stream counts as published where the origin's timeline has data.
         tl = query_timeline(origin.netloc, app, stream, start, end, scheme="http")
