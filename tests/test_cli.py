@@ -248,3 +248,12 @@ def test_sim_oss_with_oss2(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_sim_origin_refuses_signing_types_it_cannot_check() -> None:
+    r = subprocess.run([sys.executable, "-m", "timeshift", "sim", "origin", "--auth-type", "B",
+                        "--auth-key-env", "K"], capture_output=True, text=True, timeout=60,
+                       env={**os.environ, "K": "secret"})
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--auth-type" in lines[0] and "type A" in lines[0]

@@ -193,6 +193,10 @@ def _playlist(stream: _Stream, indices: list[int], request: web.Request, app: st
 
 class _Origin:
     def __init__(self, cfg: OriginConfig) -> None:
+        if cfg.signer is not None and cfg.signer.type != "A":
+            # Playlists carry the origin's own signature in each segment's query, as type A does.
+            raise UsageError(f"the local origin checks type A signing only, not {cfg.signer.type}",
+                             option="--auth-type")
         self.cfg = cfg
         self.stream = _Stream(cfg)
         self.rng = random.Random(cfg.seed)
