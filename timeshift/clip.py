@@ -23,12 +23,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 import aiofiles
 
 from .auth import Signer
-from .errors import AuthError, GapError, TimelineError, TransportError, UsageError
+from .errors import GapError, UsageError
 from .fetch import (
     FetchEvent,
     FetchOptions,
@@ -36,7 +35,6 @@ from .fetch import (
     SegmentCache,
     default_cache_dir,
     fetch_segments,
-    fetch_text,
     make_client_session,
 )
 from .mpegts import (
@@ -48,26 +46,19 @@ from .mpegts import (
     streams,
 )
 from .mpegts import start_timestamp as ts_start
+from .plan import plan_window, resolve_source
 from .playlist import (
     Segment,
     Selection,
-    assign_wall_clock,
-    check_hosts,
-    parse_playlist,
-    select_window,
 )
 from .remux import MuxPlan, Remuxer, mp4_command
 from .remux import ffmpeg_exe as find_ffmpeg
-from .timeline import Span, Timeline, find_gaps, query_timeline
 from .times import NS_PER_S, format_iso
-from .urls import Mode, TimeshiftURL, parse_url
 
 __all__ = ["ClipProgress", "ClipResult", "aclip", "clip", "probe_media"]
 
 log = logging.getLogger(__name__)
 
-# The timeline is asked for a little more than the window so the first segment can be anchored.
-_TIMELINE_MARGIN = 30
 
 
 @dataclass(frozen=True)
@@ -149,61 +140,6 @@ def probe_media(path: Path) -> dict[str, Any]:
             ],
         }
     return out
-
-
-@dataclass(frozen=True)
-class _Source:
-    playlist_url: str
-    window: tuple[float, float] | None
-    timeline: Callable[[], Timeline] | None
-
-
-def _resolve_source(url: str | None, domain: str | None, app: str | None, stream: str | None,
-                    start: int | None, end: int | None, scheme: str,
-                    signer: Signer | None) -> _Source:
-    if start is not None and end is not None and end <= start:
-        raise UsageError("the end is not after the start; give an end later than --start",
-                         option="--end")
-    if url is None:
-        if not (domain and app and stream):
-            raise UsageError("give --url, or --domain, --app and --stream", option="--domain")
-        if start is None or end is None:
-            raise UsageError("a clip needs --start and --end", option="--start")
-        ts_url = TimeshiftURL.vod(domain, app, stream, start, end, scheme=scheme)
-    else:
-        if urlsplit(url).scheme not in ("http", "https"):
-            raise UsageError(f"{url!r} is not an http(s) URL", option="--url")
-        try:
-            ts_url = parse_url(url)
-        except UsageError:
-            # Not a time-shift URL: any HLS media playlist, cut by PROGRAM-DATE-TIME.
-            window = (start / NS_PER_S, end / NS_PER_S) if start is not None and end is not None else None
-            return _Source(url, window, None)
-        s = start if start is not None else ts_url.start
-        e = end if end is not None else ts_url.end
-        if s is None or e is None:
-            raise UsageError("this time-shift URL has no window; give --start and --end",
-                             option="--start")
-        ts_url = ts_url.copy_with(mode=Mode.VOD, start=s, end=e, offset=None)
-    playlist = str(ts_url)
-    if signer is not None:
-        playlist = signer.sign(playlist)
-    s_ns, e_ns = ts_url.start or 0, ts_url.end or 0
-    lo, hi = s_ns // NS_PER_S - _TIMELINE_MARGIN, -(-e_ns // NS_PER_S) + _TIMELINE_MARGIN
-
-    def timeline() -> Timeline:
-        return query_timeline(ts_url.domain, ts_url.app, ts_url.stream, lo, hi,
-                              scheme=ts_url.scheme, marker=ts_url.marker, signer=signer)
-
-    return _Source(playlist, (s_ns / NS_PER_S, e_ns / NS_PER_S), timeline)
-
-
-def _sign_segments(segments: tuple[Segment, ...], signer: Signer | None) -> tuple[Segment, ...]:
-    """Sign segment URIs that the playlist left unsigned (query-signing types only)."""
-    if signer is None or signer.type == "B" or (signer.type == "C" and signer.c_form == "path"):
-        return segments
-    marker = "auth_key=" if signer.type == "A" else f"{signer.names[0]}="
-    return tuple(s if marker in s.uri else s.copy_with(uri=signer.sign(s.uri)) for s in segments)
 
 
 def _gap_report(path: Path, sel: Selection) -> Path:
@@ -291,7 +227,7 @@ async def aclip(
     fetch = fetch or FetchOptions()
     if fetch.concurrency < 1:
         raise UsageError("must be at least 1", option="--concurrency")
-    source = _resolve_source(url, domain, app, stream, start, end, scheme, signer)
+    source = resolve_source(url, domain, app, stream, start, end, scheme, signer)
     stats = FetchStats()
     total = 0
 
@@ -303,40 +239,9 @@ async def aclip(
 
     # PyAV is needed only to probe the finished file; importing it now overlaps the download.
     warm_av = asyncio.ensure_future(asyncio.to_thread(__import__, "av"))
-    timeline: Timeline | None = None
     async with make_client_session(fetch) as session:
-        asked = asyncio.ensure_future(asyncio.to_thread(source.timeline)) if source.timeline else None
-        try:
-            text = await fetch_text(session, source.playlist_url)
-        except BaseException:
-            if asked is not None:  # reap it: its own failure would only repeat the playlist's
-                await asyncio.gather(asked, return_exceptions=True)
-            raise
-        if asked is not None:
-            try:
-                timeline = await asked
-            except (AuthError, TimelineError, TransportError) as exc:
-                # The playlist still has what is needed (PDT); the timeline only cross-checks.
-                log.warning("timeline query failed, going on without it: %s", exc)
-        pl = parse_playlist(text, source.playlist_url)
-        if not pl.segments:
-            raise GapError([source.window] if source.window else [])
-        window = source.window or (pl.segments[0].start, pl.segments[-1].end)
-        if not pl.dated and source.timeline is None and url is not None and source.window:
-            raise UsageError("this playlist has no PROGRAM-DATE-TIME, so --start/--end cannot "
-                             "be placed in it; leave them out to take the whole playlist",
-                             option="--start")
-        entries = timeline.entries if timeline else ()
-        segs = assign_wall_clock(pl.segments, window[0], entries)
-        if not pl.dated and source.window is None:
-            window = (segs[0].start, segs[-1].end)
-        timeline_gaps: tuple[Span, ...] = ()
-        if timeline is not None:
-            win = Span(int(window[0]), int(-(-window[1] // 1)))
-            timeline_gaps = find_gaps(timeline.entries, win)
-        sel = select_window(segs, window[0], window[1], timeline_gaps)
-        check_hosts(sel.segments, source.playlist_url, allowed_hosts)
-        sel = Selection(sel.start, sel.end, _sign_segments(sel.segments, signer), sel.gaps)
+        sel = (await plan_window(session, source, signer=signer,
+                                 allowed_hosts=allowed_hosts)).selection
         total = len(sel.segments)
         emit("plan", f"{total} segments, {len(sel.gaps)} gap(s)")
         if sel.gaps and not allow_gaps:

@@ -1,0 +1,159 @@
+"""From "stream X, from T1 to T2" to the segments that cover it and the gaps in it.
+
+Shared by the clip and the archiver: resolve the source (a time-shift play domain or
+URL, or any HLS playlist with PROGRAM-DATE-TIME), fetch the VOD playlist while the
+timeline is asked in parallel, place every segment in wall-clock time, select the
+window, and refuse segment hosts other than the playlist's own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import aiohttp
+
+from .auth import Signer
+from .errors import AuthError, GapError, TimelineError, TransportError, UsageError
+from .fetch import fetch_text
+from .playlist import (
+    Playlist,
+    Segment,
+    Selection,
+    assign_wall_clock,
+    check_hosts,
+    parse_playlist,
+    select_window,
+)
+from .timeline import Span, Timeline, find_gaps, query_timeline
+from .times import NS_PER_S
+from .urls import Mode, TimeshiftURL, parse_url
+
+__all__ = ["Source", "WindowPlan", "plan_window", "resolve_source", "sign_segments"]
+
+log = logging.getLogger(__name__)
+
+# The timeline is asked for a little more than the window so the first segment can be anchored.
+_TIMELINE_MARGIN = 30
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where the window's playlist is, the window (unix seconds) and how to ask the timeline."""
+
+    playlist_url: str
+    window: tuple[float, float] | None
+    timeline: Callable[[], Timeline] | None
+    from_url: bool = False
+
+
+@dataclass(frozen=True)
+class WindowPlan:
+    """The playlist of a window, its selection (segments and gaps) and the timeline, if any."""
+
+    playlist: Playlist
+    selection: Selection
+    timeline: Timeline | None
+
+
+def resolve_source(url: str | None, domain: str | None, app: str | None, stream: str | None,
+                   start: int | None, end: int | None, scheme: str = "https",
+                   signer: Signer | None = None) -> Source:
+    """Turn the user's description of a window into a playlist URL (signed) and a timeline query.
+
+    Raises:
+        UsageError: incomplete or contradictory arguments.
+    """
+    if start is not None and end is not None and end <= start:
+        raise UsageError("the end is not after the start; give an end later than --start",
+                         option="--end")
+    if url is None:
+        if not (domain and app and stream):
+            raise UsageError("give --url, or --domain, --app and --stream", option="--domain")
+        if start is None or end is None:
+            raise UsageError("give --start and --end", option="--start")
+        ts_url = TimeshiftURL.vod(domain, app, stream, start, end, scheme=scheme)
+    else:
+        if urlsplit(url).scheme not in ("http", "https"):
+            raise UsageError(f"{url!r} is not an http(s) URL", option="--url")
+        try:
+            ts_url = parse_url(url)
+        except UsageError:
+            # Not a time-shift URL: any HLS media playlist, cut by PROGRAM-DATE-TIME.
+            window = (start / NS_PER_S, end / NS_PER_S) if start is not None and end is not None else None
+            return Source(url, window, None, from_url=True)
+        s = start if start is not None else ts_url.start
+        e = end if end is not None else ts_url.end
+        if s is None or e is None:
+            raise UsageError("this time-shift URL has no window; give --start and --end",
+                             option="--start")
+        ts_url = ts_url.copy_with(mode=Mode.VOD, start=s, end=e, offset=None)
+    playlist = str(ts_url)
+    if signer is not None:
+        playlist = signer.sign(playlist)
+    s_ns, e_ns = ts_url.start or 0, ts_url.end or 0
+    lo, hi = s_ns // NS_PER_S - _TIMELINE_MARGIN, -(-e_ns // NS_PER_S) + _TIMELINE_MARGIN
+
+    def timeline() -> Timeline:
+        return query_timeline(ts_url.domain, ts_url.app, ts_url.stream, lo, hi,
+                              scheme=ts_url.scheme, marker=ts_url.marker, signer=signer)
+
+    return Source(playlist, (s_ns / NS_PER_S, e_ns / NS_PER_S), timeline, from_url=url is not None)
+
+
+def sign_segments(segments: tuple[Segment, ...], signer: Signer | None) -> tuple[Segment, ...]:
+    """Sign segment URIs that the playlist left unsigned (query-signing types only)."""
+    if signer is None or signer.type == "B" or (signer.type == "C" and signer.c_form == "path"):
+        return segments
+    marker = "auth_key=" if signer.type == "A" else f"{signer.names[0]}="
+    return tuple(s if marker in s.uri else s.copy_with(uri=signer.sign(s.uri)) for s in segments)
+
+
+async def plan_window(session: aiohttp.ClientSession, source: Source, *,
+                      signer: Signer | None = None,
+                      allowed_hosts: tuple[str, ...] = ()) -> WindowPlan:
+    """Fetch the playlist (and the timeline, in parallel) and select the window.
+
+    Raises:
+        GapError: the playlist lists no segment at all.
+        UsageError: a window was given for a playlist that cannot place it.
+        ForeignHostError: a segment on a host other than the playlist's.
+        AuthError, RemoteError, TransportError: fetching the playlist failed.
+    """
+    timeline: Timeline | None = None
+    asked = asyncio.ensure_future(asyncio.to_thread(source.timeline)) if source.timeline else None
+    try:
+        text = await fetch_text(session, source.playlist_url)
+    except BaseException:
+        if asked is not None:  # reap it: its own failure would only repeat the playlist's
+            await asyncio.gather(asked, return_exceptions=True)
+        raise
+    if asked is not None:
+        try:
+            timeline = await asked
+        except (AuthError, TimelineError, TransportError) as exc:
+            # The playlist still has what is needed (PDT); the timeline only cross-checks.
+            log.warning("timeline query failed, going on without it: %s", exc)
+    pl = parse_playlist(text, source.playlist_url)
+    if not pl.segments:
+        raise GapError([source.window] if source.window else [])
+    window = source.window or (pl.segments[0].start, pl.segments[-1].end)
+    if not pl.dated and source.timeline is None and source.from_url and source.window:
+        raise UsageError("this playlist has no PROGRAM-DATE-TIME, so --start/--end cannot "
+                         "be placed in it; leave them out to take the whole playlist",
+                         option="--start")
+    entries = timeline.entries if timeline else ()
+    segs = assign_wall_clock(pl.segments, window[0], entries)
+    if not pl.dated and source.window is None:
+        window = (segs[0].start, segs[-1].end)
+    timeline_gaps: tuple[Span, ...] = ()
+    if timeline is not None:
+        win = Span(int(window[0]), int(-(-window[1] // 1)))
+        timeline_gaps = find_gaps(timeline.entries, win)
+    sel = select_window(segs, window[0], window[1], timeline_gaps)
+    check_hosts(sel.segments, source.playlist_url, allowed_hosts)
+    sel = Selection(sel.start, sel.end, sign_segments(sel.segments, signer), sel.gaps)
+    return WindowPlan(pl, sel, timeline)
