@@ -8,7 +8,8 @@
     │   ├── ApiError                the OpenAPI answered {Code, Message, RequestId, HostId}
     │   ├── AuthError               403: URL signing missing, wrong or expired
     │   ├── NotFoundError           404
-    │   └── TimelineError           timeline query answered retCode != 0 or a non-JSON body
+    │   ├── TimelineError           timeline query answered retCode != 0 or a non-JSON body
+    │   └── StoreError              OSS answered an error (code, RequestId, bucket, key)
     ├── ForeignHostError            exit 1: a playlist names a host outside its origin
     ├── TransportError              exit 1: no usable answer (connection, timeout, truncated body)
     └── GapError                    exit 3: the asked-for window has gaps and gaps were not allowed
@@ -30,6 +31,7 @@ __all__ = [
     "GapError",
     "NotFoundError",
     "RemoteError",
+    "StoreError",
     "TimelineError",
     "TimeshiftError",
     "TransportError",
@@ -169,6 +171,27 @@ class NotFoundError(RemoteError):
 
 class TimelineError(RemoteError):
     """The timeline query answered ``retCode != 0`` or something that is not its JSON."""
+
+
+class StoreError(RemoteError):
+    """OSS (or another object store) answered an error, or could not be reached after retries.
+
+    ``code`` is OSS's (``NoSuchBucket``, ``AccessDenied``, ``InconsistentError`` for a CRC
+    mismatch); ``bucket`` and ``key`` say which object.
+    """
+
+    def __init__(self, message: str, *, bucket: str | None = None, key: str | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.bucket = bucket
+        self.key = key
+
+    def __str__(self) -> str:
+        where = f" [{self.bucket}/{self.key}]" if self.bucket and self.key else ""
+        return super().__str__() + where
+
+    def to_dict(self) -> dict[str, Any]:
+        return super().to_dict() | {"bucket": self.bucket, "key": self.key}
 
 
 class TransportError(TimeshiftError):

@@ -1,0 +1,398 @@
+"""Copy one stream's window into an object store as a playable HLS recording.
+
+1. If the job's index already exists, its manifest says what was archived: when every
+   object it names is in the bucket with its size (one LIST), the job is done and
+   nothing is fetched or uploaded. ``verify`` also compares each object's CRC-64.
+2. Otherwise plan the window (timeline, playlist, selection: :mod:`timeshift.plan`),
+   render each segment's key, and LIST the keys' common prefix once.
+3. Fetch the segments with the clip's fetcher (parallel, retried, hedged, cached on
+   disk so a re-run after a crash does not download again); upload each one whose
+   key is absent, or present with another size or CRC-64 (HEAD), with a bounded
+   number of uploads in flight behind the downloads.
+4. Write the manifest, then the index m3u8 **last**: the index is the commit marker,
+   so no index ever names an object that is not there, and a killed run is finished
+   by running it again.
+
+A gap (time without data, a segment the origin no longer has) is never silent: it is
+in the result, in the manifest, and marked in the index by a discontinuity.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+import json
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+import aiofiles
+
+from ..auth import Signer
+from ..errors import GapError, StoreError, TimeshiftError, UsageError
+from ..fetch import (
+    FetchEvent,
+    FetchOptions,
+    FetchStats,
+    SegmentCache,
+    default_cache_dir,
+    fetch_segments,
+    make_client_session,
+)
+from ..plan import plan_window, resolve_source
+from ..playlist import TOLERANCE, Gap, Segment, Selection
+from ..times import NS_PER_S, format_iso
+from .index import ArchivedSegment, build_index, build_manifest, manifest_key, record_id
+from .store import JSON_TYPE, M3U8_TYPE, TS_TYPE, ObjectInfo, ObjectStore, crc64
+from .template import DEFAULT_INDEX_TEMPLATE, DEFAULT_SEGMENT_TEMPLATE, KeyTemplate
+
+__all__ = [
+    "ArchiveJob",
+    "ArchiveOptions",
+    "ArchiveProgress",
+    "JobResult",
+    "archive_job",
+]
+
+log = logging.getLogger(__name__)
+
+Status = Literal["ok", "failed"]
+
+
+@dataclass(frozen=True)
+class ArchiveJob:
+    """One stream and window to archive, and where to. ``start``/``end`` are ns since the epoch.
+
+    ``bucket`` and ``endpoint`` may be left empty in a jobs file and given once for all
+    jobs (see :meth:`with_defaults`).
+    """
+
+    domain: str
+    app: str
+    stream: str
+    start: int
+    end: int
+    bucket: str = ""
+    endpoint: str = ""
+    template: str = DEFAULT_SEGMENT_TEMPLATE
+    index_template: str = DEFAULT_INDEX_TEMPLATE
+
+    def __post_init__(self) -> None:
+        for name in ("domain", "app", "stream"):
+            if not getattr(self, name):
+                raise UsageError(f"an archive job needs a {name}", option=f"--{name}")
+        if self.end <= self.start:
+            raise UsageError("the end is not after the start; give an end later than --start",
+                             option="--end")
+
+    @property
+    def job_id(self) -> str:
+        """Stable for the same stream, window, destination and layout: a job's identity
+        for re-runs, reports and distributed task keys."""
+        ident = json.dumps([self.domain, self.app, self.stream, self.start, self.end,
+                            self.bucket, self.endpoint, self.template, self.index_template])
+        digest = hashlib.sha256(ident.encode()).hexdigest()[:12]
+        return f"{self.app}/{self.stream}@{self.start // NS_PER_S}-{self.end // NS_PER_S}#{digest}"
+
+    @property
+    def record_id(self) -> str:
+        return record_id(self.domain, self.app, self.stream, self.start, self.end)
+
+    def with_defaults(self, *, bucket: str = "", endpoint: str = "", template: str = "",
+                      index_template: str = "") -> ArchiveJob:
+        """Fill the destination fields a jobs file left empty."""
+        return replace(
+            self, bucket=self.bucket or bucket, endpoint=self.endpoint or endpoint,
+            template=template if template and self.template == DEFAULT_SEGMENT_TEMPLATE else self.template,
+            index_template=(index_template if index_template
+                            and self.index_template == DEFAULT_INDEX_TEMPLATE else self.index_template))
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["start"] = format_iso(self.start)
+        d["end"] = format_iso(self.end)
+        return d
+
+
+@dataclass(frozen=True)
+class ArchiveOptions:
+    """How jobs are run. Passed explicitly; nothing is read from global state."""
+
+    scheme: str = "https"
+    signer: Signer | None = None
+    allowed_hosts: tuple[str, ...] = ()
+    fetch: FetchOptions = field(default_factory=FetchOptions)
+    uploads: int = 8
+    cache_dir: Path | None = None
+    verify: bool = False
+    force: bool = False
+
+
+@dataclass(frozen=True)
+class ArchiveProgress:
+    """A progress event of one job: plan, skip, upload, retry, gap, commit, done or failed."""
+
+    kind: str
+    job_id: str
+    segments_done: int
+    segments_total: int
+    uploaded: int
+    skipped: int
+    bytes: int
+    elapsed: float
+    detail: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"event": self.kind, "job": self.job_id, "segments_done": self.segments_done,
+                "segments_total": self.segments_total, "uploaded": self.uploaded,
+                "skipped": self.skipped, "bytes": self.bytes, "elapsed": round(self.elapsed, 3),
+                **({"detail": self.detail} if self.detail else {})}
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """What a job did: its status, counts, gaps, and the index it committed (or its error)."""
+
+    job: ArchiveJob
+    status: Status
+    segments: int = 0
+    uploaded: int = 0
+    skipped: int = 0
+    bytes: int = 0
+    duration: float = 0.0
+    gaps: tuple[dict[str, Any], ...] = ()
+    index_key: str | None = None
+    manifest_key: str | None = None
+    complete_before: bool = False
+    elapsed: float = 0.0
+    error: dict[str, Any] | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "job_id": self.job.job_id, "status": self.status,
+            "domain": self.job.domain, "app": self.job.app, "stream": self.job.stream,
+            "start": format_iso(self.job.start), "end": format_iso(self.job.end),
+            "bucket": self.job.bucket, "record_id": self.job.record_id,
+            "segments": self.segments, "uploaded": self.uploaded, "skipped": self.skipped,
+            "bytes": self.bytes, "duration": round(self.duration, 3), "gaps": list(self.gaps),
+            "index_key": self.index_key, "manifest_key": self.manifest_key,
+            "already_complete": self.complete_before, "elapsed": round(self.elapsed, 3),
+            "error": self.error, "job": self.job.to_dict(),
+        }
+
+
+def _common_prefix(keys: list[str]) -> str:
+    """The longest folder prefix all keys share (``a/b/``), for one LIST."""
+    prefix = os.path.commonprefix(keys)
+    return prefix[: prefix.rfind("/") + 1]
+
+
+def _probe_size(data: bytes) -> tuple[int | None, int | None]:
+    """Width and height of the first video stream of a TS segment, read with PyAV."""
+    import av
+
+    try:
+        with av.open(io.BytesIO(data), format="mpegts") as c:
+            v = next((s for s in c.streams if s.type == "video"), None)
+            if v is None:
+                return None, None
+            return v.codec_context.width or None, v.codec_context.height or None
+    except (av.FFmpegError, StopIteration):
+        return None, None
+
+
+async def _committed(store: ObjectStore, job: ArchiveJob, index_key: str,
+                     verify: bool) -> dict[str, Any] | None:
+    """The manifest of a finished archive of this job, if every object it names is intact."""
+    if await asyncio.to_thread(store.head, index_key) is None:
+        return None
+    try:
+        manifest = json.loads(await asyncio.to_thread(store.get, manifest_key(index_key)))
+        segs = [ArchivedSegment.from_dict(d) for d in manifest["Segments"]]
+    except (StoreError, ValueError, KeyError, TypeError) as exc:
+        log.warning("%s: index present but its manifest is unreadable (%s); archiving again",
+                    job.job_id, exc)
+        return None
+    if manifest.get("RecordId") != job.record_id or manifest.get("SegmentTemplate") != job.template:
+        return None
+    if any(g.get("reason") == "missing" for g in manifest.get("Gaps", [])):
+        return None  # segments that were gone then may be back: try them again
+    listing = await asyncio.to_thread(store.list, _common_prefix([s.key for s in segs]))
+    for s in segs:
+        have = listing.get(s.key)
+        if have is None or have.size != s.size:
+            return None
+    if verify:
+        heads = await asyncio.gather(*(asyncio.to_thread(store.head, s.key) for s in segs))
+        if any(h is None or h.crc64 != s.crc64 for h, s in zip(heads, segs, strict=True)):
+            return None
+    result: dict[str, Any] = manifest
+    return result
+
+
+async def archive_job(job: ArchiveJob, store: ObjectStore, options: ArchiveOptions | None = None,
+                      progress: Callable[[ArchiveProgress], None] | None = None) -> JobResult:
+    """Archive ``job`` into ``store``; returns the result (``status="failed"`` with the error
+    for failures of the job; :class:`UsageError` for bad arguments is raised).
+
+    Raises:
+        UsageError: a bad template, key or window.
+    """
+    began = time.monotonic()
+    opts = options or ArchiveOptions()
+    seg_template = KeyTemplate(job.template).require_per_segment("--prefix")
+    idx_template = KeyTemplate(job.index_template)
+    index_key = idx_template.render(domain=job.domain, app=job.app, stream=job.stream,
+                                    start=job.start / NS_PER_S, end=job.end / NS_PER_S)
+    if not index_key.endswith(".m3u8"):
+        raise UsageError(f"the index key {index_key!r} must end in .m3u8", option="--index")
+    counts = {"done": 0, "total": 0, "uploaded": 0, "skipped": 0, "bytes": 0}
+
+    def emit(kind: str, detail: str = "") -> None:
+        if progress is not None:
+            progress(ArchiveProgress(kind, job.job_id, counts["done"], counts["total"],
+                                     counts["uploaded"], counts["skipped"], counts["bytes"],
+                                     time.monotonic() - began, detail))
+
+    try:
+        if not opts.force:
+            manifest = await _committed(store, job, index_key, opts.verify)
+            if manifest is not None:
+                n = len(manifest["Segments"])
+                counts.update(done=n, total=n, skipped=n)
+                emit("done", "already archived")
+                return JobResult(job, "ok", segments=n, skipped=n, bytes=0,
+                                 duration=float(manifest.get("Duration", 0.0)),
+                                 gaps=tuple(manifest.get("Gaps", [])), index_key=index_key,
+                                 manifest_key=manifest_key(index_key), complete_before=True,
+                                 elapsed=time.monotonic() - began)
+        result = await _run(job, store, opts, seg_template, index_key, counts, emit)
+        emit("done", index_key)
+        return replace(result, elapsed=time.monotonic() - began)
+    except UsageError:
+        raise
+    except TimeshiftError as exc:
+        emit("failed", str(exc))
+        return JobResult(job, "failed", uploaded=counts["uploaded"], skipped=counts["skipped"],
+                         bytes=counts["bytes"], elapsed=time.monotonic() - began,
+                         error=exc.to_dict())
+
+
+async def _run(job: ArchiveJob, store: ObjectStore, opts: ArchiveOptions, template: KeyTemplate,
+               index_key: str, counts: dict[str, int],
+               emit: Callable[[str, str], None]) -> JobResult:
+    source = resolve_source(None, job.domain, job.app, job.stream, job.start, job.end,
+                            opts.scheme, opts.signer)
+    cache = SegmentCache(opts.cache_dir or default_cache_dir())
+    stats = FetchStats()
+    async with make_client_session(opts.fetch) as session:
+        plan = await plan_window(session, source, signer=opts.signer,
+                                 allowed_hosts=opts.allowed_hosts)
+        sel = plan.selection
+        if not sel.segments:
+            raise GapError([(sel.start, sel.end)])
+        keys = {s.sequence: template.render(domain=job.domain, app=job.app, stream=job.stream,
+                                            start=s.start, end=s.end, sequence=s.sequence)
+                for s in sel.segments}
+        if len(set(keys.values())) != len(keys):
+            raise UsageError(f"template {job.template!r} gives two segments the same key; "
+                             "include {UnixTimestamp} and {Sequence}", option="--prefix")
+        counts["total"] = len(sel.segments)
+        emit("plan", f"{len(sel.segments)} segments, {len(sel.gaps)} gap(s)")
+        existing = await asyncio.to_thread(store.list, _common_prefix(list(keys.values())))
+
+        archived: list[ArchivedSegment] = []
+        uploads: set[asyncio.Task[None]] = set()
+        slots = asyncio.Semaphore(max(1, opts.uploads))
+        size: tuple[int | None, int | None] = (None, None)
+        previous: Segment | None = None
+        previous_missing = False
+
+        async def upload(seg: Segment, key: str, data: bytes, crc: int) -> None:
+            try:
+                have: ObjectInfo | None = existing.get(key)
+                if have is not None and have.size == len(data):
+                    head = await asyncio.to_thread(store.head, key)
+                    if head is not None and head.crc64 == crc:
+                        counts["skipped"] += 1
+                        emit("skip", key)
+                        return
+                info = await asyncio.to_thread(store.put, key, data, TS_TYPE)
+                if info.crc64 is not None and info.crc64 != crc:
+                    raise StoreError("the stored object's CRC-64 differs from the segment's",
+                                     code="InconsistentError", bucket=store.bucket, key=key)
+                counts["uploaded"] += 1
+                counts["bytes"] += len(data)
+                emit("upload", key)
+            finally:
+                slots.release()
+
+        def on_fetch(ev: FetchEvent) -> None:
+            if ev.kind in ("retry", "hedge", "gap"):
+                emit(ev.kind, ev.detail)
+
+        try:
+            async for seg, path, data in fetch_segments(session, sel.segments, cache,
+                                                        opts.fetch, stats, on_fetch):
+                if path is None:
+                    previous_missing = True
+                    continue
+                if data is None:  # from the cache of an earlier run
+                    async with aiofiles.open(path, "rb") as f:
+                        data = await f.read()
+                crc = crc64(data)
+                if size == (None, None) and not archived:
+                    size = await asyncio.to_thread(_probe_size, data)
+                jump = previous is not None and seg.start > previous.end + TOLERANCE
+                archived.append(ArchivedSegment(
+                    keys[seg.sequence], seg.sequence, seg.start, seg.duration, len(data), crc,
+                    discontinuity=bool(archived) and (seg.discontinuity or previous_missing or jump)))
+                previous, previous_missing = seg, False
+                counts["done"] += 1
+                await slots.acquire()
+                task = asyncio.ensure_future(upload(seg, keys[seg.sequence], data, crc))
+                uploads.add(task)
+                task.add_done_callback(uploads.discard)
+                for t in [t for t in uploads if t.done()]:
+                    t.result()  # an upload that failed fails the job now, not at the end
+            if uploads:
+                await asyncio.gather(*uploads)
+        except BaseException:
+            for t in uploads:
+                t.cancel()
+            await asyncio.gather(*uploads, return_exceptions=True)
+            raise
+
+    final: Selection = sel.with_missing(stats.missing)
+    if not archived:
+        raise GapError([(g.start, g.end) for g in final.gaps] or [(sel.start, sel.end)])
+    gaps: tuple[Gap, ...] = final.gaps
+    manifest = build_manifest(
+        domain=job.domain, app=job.app, stream=job.stream, start_ns=job.start, end_ns=job.end,
+        index_key=index_key, segments=archived, gaps=gaps, bucket=store.bucket,
+        endpoint=store.endpoint, width=size[0], height=size[1], created=time.time(),
+        template=job.template)
+    mkey = manifest_key(index_key)
+    emit("commit", index_key)
+    await asyncio.to_thread(store.put, mkey, (json.dumps(manifest, indent=1) + "\n").encode(),
+                            JSON_TYPE)
+    # The index last: it is the commit marker, naming only objects already stored.
+    await asyncio.to_thread(store.put, index_key, build_index(archived, index_key).encode(),
+                            M3U8_TYPE)
+    cache.discard([s.uri for s in sel.segments])
+    return JobResult(job, "ok", segments=len(archived), uploaded=counts["uploaded"],
+                     skipped=counts["skipped"], bytes=counts["bytes"],
+                     duration=sum(s.duration for s in archived),
+                     gaps=tuple(g.to_dict() | {"start_iso": format_iso(round(g.start * NS_PER_S)),
+                                               "end_iso": format_iso(round(g.end * NS_PER_S))}
+                                for g in gaps),
+                     index_key=index_key, manifest_key=mkey)

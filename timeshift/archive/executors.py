@@ -1,0 +1,213 @@
+"""Running many archive jobs: on this machine, or one task per job on Dask distributed.
+
+Both executors run the same function per job (:func:`run_one`): archive, and try a
+failed job again (``attempts``) after a pause. Jobs are independent, so concurrency
+is bounded twice: ``concurrency`` jobs at once, and within each job the fetcher's and
+the uploads' own limits.
+
+On Dask each job is one task whose key is derived from the job's identity, so the
+same job submitted twice (two overlapping batch runs on one scheduler) runs once, and
+the scheduler re-runs the task if its worker dies. Workers build their own store from
+their own environment (credentials never travel in a task); the CDN signing key does
+travel inside the task's options when URLs are signed, so use TLS to a remote
+scheduler (``tls://``) in that case.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import TimeshiftError, UsageError
+from .archiver import ArchiveJob, ArchiveOptions, ArchiveProgress, JobResult, archive_job
+from .store import ObjectStore, OssStore
+
+__all__ = ["StoreSpec", "parse_executor", "run_jobs", "run_one", "summary", "task_key"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StoreSpec:
+    """How to open a job's bucket; picklable, holds no secret (credentials come from the
+    environment of whichever machine runs the job)."""
+
+    region: str | None = None
+    signing: str = "v1"
+
+    def open(self, job: ArchiveJob) -> ObjectStore:
+        if not job.bucket or not job.endpoint:
+            raise UsageError(f"job {job.job_id} has no bucket or endpoint; give --bucket and "
+                             "--endpoint", option="--bucket")
+        return OssStore(job.endpoint, job.bucket, region=self.region, signing=self.signing)
+
+
+def parse_executor(text: str) -> tuple[str, str | None]:
+    """``local``, ``dask`` (a LocalCluster here) or ``dask:ADDRESS`` (a running scheduler)."""
+    kind, _, address = text.partition(":")
+    if kind == "local" and not address:
+        return "local", None
+    if kind == "dask":
+        return "dask", address or None
+    raise UsageError(f"{text!r}: expected local, dask or dask:SCHEDULER_ADDRESS",
+                     option="--executor")
+
+
+async def run_one(job: ArchiveJob, store: ObjectStore, options: ArchiveOptions, *,
+                  attempts: int = 2, progress: Callable[[ArchiveProgress], None] | None = None,
+                  pause: float = 1.0) -> JobResult:
+    """Archive one job, trying again up to ``attempts`` times in all when it fails.
+
+    A retry is cheap: segments already uploaded are skipped and the fetch cache holds
+    what was downloaded.
+    """
+    result = await archive_job(job, store, options, progress)
+    for attempt in range(1, attempts):
+        if result.ok:
+            break
+        log.warning("%s failed (%s); attempt %d of %d", job.job_id,
+                    (result.error or {}).get("message"), attempt + 1, attempts)
+        await asyncio.sleep(pause * attempt)
+        result = await archive_job(job, store, options, progress)
+    return result
+
+
+def _failed(job: ArchiveJob, exc: BaseException) -> JobResult:
+    error = (exc.to_dict() if isinstance(exc, TimeshiftError)
+             else {"error": type(exc).__name__, "message": str(exc)[:500]})
+    return JobResult(job, "failed", error=error)
+
+
+async def _run_local(jobs: Sequence[ArchiveJob], spec: StoreSpec, options: ArchiveOptions,
+                     concurrency: int, attempts: int,
+                     progress: Callable[[ArchiveProgress], None] | None,
+                     on_result: Callable[[JobResult], None] | None) -> list[JobResult]:
+    # oss2 is synchronous: its calls run in threads, enough for every upload in flight.
+    loop = asyncio.get_running_loop()
+    pool = ThreadPoolExecutor(max_workers=concurrency * (options.uploads + 2) + 4,
+                              thread_name_prefix="timeshift-store")
+    loop.set_default_executor(pool)
+    stores: dict[tuple[str, str], ObjectStore] = {}
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(job: ArchiveJob) -> JobResult:
+        async with gate:
+            try:
+                key = (job.endpoint, job.bucket)
+                if key not in stores:
+                    stores[key] = spec.open(job)
+                result = await run_one(job, stores[key], options, attempts=attempts,
+                                       progress=progress)
+            except (TimeshiftError, OSError) as exc:
+                result = _failed(job, exc)
+            if on_result is not None:
+                on_result(result)
+            return result
+
+    try:
+        return list(await asyncio.gather(*(one(j) for j in jobs)))
+    finally:
+        pool.shutdown(wait=False)
+
+
+def _dask_task(job: ArchiveJob, spec: StoreSpec, options: ArchiveOptions,
+               attempts: int) -> JobResult:
+    """One job on a Dask worker (module level, so it pickles by reference)."""
+    async def go() -> JobResult:
+        loop = asyncio.get_running_loop()
+        loop.set_default_executor(ThreadPoolExecutor(max_workers=options.uploads + 4))
+        return await run_one(job, spec.open(job), options, attempts=attempts)
+
+    try:
+        return asyncio.run(go())
+    except TimeshiftError as exc:
+        return _failed(job, exc)
+
+
+def task_key(job: ArchiveJob) -> str:
+    """The Dask key of a job: one key per job identity, so it never runs twice at once."""
+    return "timeshift-archive-" + hashlib.sha256(job.job_id.encode()).hexdigest()[:24]
+
+
+def _run_dask(jobs: Sequence[ArchiveJob], spec: StoreSpec, options: ArchiveOptions,
+              address: str | None, concurrency: int, attempts: int, retries: int,
+              on_result: Callable[[JobResult], None] | None) -> list[JobResult]:
+    try:
+        import distributed
+    except ImportError:
+        raise UsageError("the Dask executor needs the optional extra: pip install "
+                         "'timeshift[dask]'", option="--executor") from None
+    dd: Any = distributed  # untyped library: one Any at the boundary
+    cluster = None
+    if address is None:
+        cluster = dd.LocalCluster(n_workers=concurrency, threads_per_worker=1,
+                               processes=True, dashboard_address=None)
+    client = dd.Client(cluster if cluster is not None else address)
+    try:
+        futures = {client.submit(_dask_task, job, spec, options, attempts, key=task_key(job),
+                                 retries=retries, pure=False): job for job in jobs}
+        done: dict[str, JobResult] = {}
+        for fut in dd.as_completed(list(futures)):
+            job = futures[fut]
+            try:
+                result = fut.result()
+            except Exception as exc:  # the task died (worker lost) past its retries
+                result = _failed(job, exc)
+            done[job.job_id] = result
+            if on_result is not None:
+                on_result(result)
+        return [done[j.job_id] for j in jobs]
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def run_jobs(jobs: Sequence[ArchiveJob], *, options: ArchiveOptions | None = None,
+             executor: str = "local", concurrency: int = 2, attempts: int = 2,
+             retries: int = 2, store: StoreSpec | None = None,
+             progress: Callable[[ArchiveProgress], None] | None = None,
+             on_result: Callable[[JobResult], None] | None = None) -> list[JobResult]:
+    """Run ``jobs``; one result per distinct job, in the jobs' order (a job listed twice runs once).
+
+    ``executor`` is ``local``, ``dask`` or ``dask:ADDRESS``; ``retries`` is Dask's
+    (a task whose worker died); ``attempts`` counts tries of a failed job on either.
+
+    Raises:
+        UsageError: bad executor or concurrency.
+    """
+    kind, address = parse_executor(executor)
+    if concurrency < 1:
+        raise UsageError("must be at least 1", option="--concurrency")
+    opts = options or ArchiveOptions()
+    spec = store or StoreSpec()
+    unique = list({j.job_id: j for j in jobs}.values())
+    began = time.monotonic()
+    if kind == "local":
+        results = asyncio.run(_run_local(unique, spec, opts, concurrency, attempts, progress,
+                                         on_result))
+    else:
+        results = _run_dask(unique, spec, opts, address, concurrency, attempts, retries,
+                            on_result)
+    log.debug("%d job(s) in %.1f s", len(unique), time.monotonic() - began)
+    return results
+
+
+def summary(results: Sequence[JobResult]) -> dict[str, Any]:
+    """Totals over a batch, for the report."""
+    return {
+        "jobs": len(results),
+        "ok": sum(r.ok for r in results),
+        "failed": sum(not r.ok for r in results),
+        "segments": sum(r.segments for r in results),
+        "uploaded": sum(r.uploaded for r in results),
+        "skipped": sum(r.skipped for r in results),
+        "bytes": sum(r.bytes for r in results),
+        "gaps": sum(len(r.gaps) for r in results),
+    }

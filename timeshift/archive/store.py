@@ -1,0 +1,257 @@
+"""Where archives go: a small object-store interface, and its OSS adapter on ``oss2``.
+
+The archiver needs six operations (list a prefix, head, put, get, delete, presign),
+so the store is a Protocol of those six; replacing ``oss2`` by the V2 SDK
+(``alibabacloud-oss-v2``) means writing one more class here, nothing else.
+
+``oss2`` does not retry, so :class:`OssStore` does: connection errors, 5xx, 429 and
+503 (waiting ``x-oss-qos-delay-time`` when OSS says how long), with jittered
+exponential backoff. CRC-64 checking is on: oss2 compares the CRC it computed with the
+``x-oss-hash-crc64ecma`` OSS answers; when they differ after a PUT, the object is
+asked for again (HEAD) before anything is uploaded twice, since a wrong header in
+transit and a damaged object look the same from the PUT alone.
+
+Errors from oss2 are translated once, here, into :class:`~timeshift.errors.StoreError`
+(code, status, RequestId, key; never a secret).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+import oss2
+import oss2.exceptions
+from oss2.utils import Crc64
+
+from ..errors import StoreError, UsageError
+from ..openapi.credentials import Credentials, resolve_credentials
+
+__all__ = ["ObjectInfo", "ObjectStore", "OssStore", "crc64", "oss_credentials"]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+TS_TYPE = "video/MP2T"
+M3U8_TYPE = "application/vnd.apple.mpegurl"
+JSON_TYPE = "application/json"
+
+
+def crc64(data: bytes) -> int:
+    """CRC-64/XZ (ECMA-182), as OSS reports it in ``x-oss-hash-crc64ecma``."""
+    c = Crc64()
+    c.update(data)
+    return int(c.crc)
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """What the store says of an object. ``crc64`` is known from HEAD and PUT, not from LIST."""
+
+    key: str
+    size: int
+    etag: str | None = None
+    crc64: int | None = None
+
+
+class ObjectStore(Protocol):
+    """The operations an archive needs from a bucket."""
+
+    bucket: str
+    endpoint: str
+
+    def list(self, prefix: str) -> dict[str, ObjectInfo]: ...
+
+    def head(self, key: str) -> ObjectInfo | None: ...
+
+    def put(self, key: str, data: bytes, content_type: str) -> ObjectInfo: ...
+
+    def get(self, key: str) -> bytes: ...
+
+    def delete(self, key: str) -> None: ...
+
+    def presign(self, key: str, expires: int = 3600, *, hls: bool = False) -> str: ...
+
+
+def oss_credentials(env: Mapping[str, str] | None = None) -> Credentials:
+    """``OSS_ACCESS_KEY_ID``/``OSS_ACCESS_KEY_SECRET``/``OSS_SESSION_TOKEN`` (what OSS tools
+    read), else the Alibaba Cloud chain (environment, credentials file, CLI config).
+
+    Raises:
+        UsageError: no credentials anywhere.
+    """
+    environ = os.environ if env is None else env
+    ak, secret = environ.get("OSS_ACCESS_KEY_ID"), environ.get("OSS_ACCESS_KEY_SECRET")
+    if ak or secret:
+        return Credentials(ak or "", secret or "", environ.get("OSS_SESSION_TOKEN") or None,
+                           source="environment (OSS_*)")
+    try:
+        return resolve_credentials(env=environ)
+    except UsageError:
+        raise UsageError("no OSS credentials: set OSS_ACCESS_KEY_ID and OSS_ACCESS_KEY_SECRET "
+                         "(or ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET, or a profile in "
+                         "~/.alibabacloud/credentials)") from None
+
+
+@dataclass
+class RetryPolicy:
+    """How hard a store call is tried before it fails."""
+
+    retries: int = 6
+    backoff: float = 0.2
+    max_backoff: float = 8.0
+    sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
+
+    def delay(self, attempt: int, hint: float | None = None) -> float:
+        if hint is not None:
+            return min(hint, self.max_backoff * 4)
+        return float(min(self.max_backoff, self.backoff * 2 ** attempt) * random.uniform(0.5, 1.5))
+
+
+def _retryable(exc: oss2.exceptions.OssError) -> bool:
+    # status -2: RequestError (connection refused/reset, timeout); -3: the body was short.
+    return exc.status in (-2, -3, 429) or exc.status >= 500
+
+
+def _qos_delay(exc: oss2.exceptions.OssError) -> float | None:
+    value = (exc.headers or {}).get("x-oss-qos-delay-time")
+    try:
+        return int(value) / 1000 if value else None
+    except ValueError:
+        return None
+
+
+class OssStore:
+    """A bucket on OSS (or the local OSS server), through ``oss2`` with CRC checks on."""
+
+    def __init__(self, endpoint: str, bucket: str, credentials: Credentials | None = None, *,
+                 region: str | None = None, signing: str = "v1",
+                 retry: RetryPolicy | None = None, connect_timeout: float = 10.0) -> None:
+        if not endpoint.startswith(("http://", "https://")):
+            endpoint = "https://" + endpoint
+        self.endpoint = endpoint
+        self.bucket = bucket
+        cred = credentials or oss_credentials()
+        auth: Any
+        if signing == "v4":
+            if not region:
+                raise UsageError("V4 signing needs the bucket's region (cn-hangzhou, ...)",
+                                 option="--region")
+            auth = (oss2.StsAuth(cred.access_key_id, cred.access_key_secret, cred.security_token,
+                                 auth_version=oss2.AUTH_VERSION_4)
+                    if cred.security_token else
+                    oss2.AuthV4(cred.access_key_id, cred.access_key_secret))
+        elif signing == "v1":
+            auth = (oss2.StsAuth(cred.access_key_id, cred.access_key_secret, cred.security_token)
+                    if cred.security_token else oss2.Auth(cred.access_key_id, cred.access_key_secret))
+        else:
+            raise UsageError(f"signing must be v1 or v4, got {signing!r}", option="--signing")
+        self._bucket = oss2.Bucket(auth, endpoint, bucket, enable_crc=True,
+                                   connect_timeout=connect_timeout, region=region)
+        self.retry = retry or RetryPolicy()
+        self.stats: dict[str, int] = {}
+
+    def __repr__(self) -> str:
+        return f"OssStore(endpoint={self.endpoint!r}, bucket={self.bucket!r})"
+
+    # ---- the six operations
+
+    def list(self, prefix: str) -> dict[str, ObjectInfo]:
+        out: dict[str, ObjectInfo] = {}
+        token = ""
+
+        def page_of(t: str) -> Callable[[], Any]:
+            return lambda: self._bucket.list_objects_v2(prefix=prefix, continuation_token=t,
+                                                        max_keys=1000)
+
+        while True:
+            page = self._call("list", prefix, page_of(token))
+            for obj in page.object_list:
+                out[obj.key] = ObjectInfo(obj.key, int(obj.size), obj.etag)
+            if not page.is_truncated:
+                return out
+            token = page.next_continuation_token
+
+    def head(self, key: str) -> ObjectInfo | None:
+        try:
+            r = self._call("head", key, lambda: self._bucket.head_object(key))
+        except StoreError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return ObjectInfo(key, int(r.content_length or 0), r.etag, r.server_crc)
+
+    def put(self, key: str, data: bytes, content_type: str) -> ObjectInfo:
+        local = crc64(data)
+        headers = {"Content-Type": content_type}
+        for attempt in range(self.retry.retries + 1):
+            try:
+                r = self._call("put", key, lambda: self._bucket.put_object(key, data, headers=headers))
+                return ObjectInfo(key, len(data), r.etag, r.crc if r.crc is not None else local)
+            except StoreError as exc:
+                if exc.code != "InconsistentError" or attempt == self.retry.retries:
+                    raise
+                # The CRC OSS answered differs from ours: a damaged header or a damaged object.
+                head = self.head(key)
+                if head is not None and head.crc64 == local and head.size == len(data):
+                    self._count("put.crc_recheck_ok")
+                    return head
+                self._count("put.crc_mismatch")
+                self.retry.sleep(self.retry.delay(attempt))
+        raise AssertionError("unreachable")
+
+    def get(self, key: str) -> bytes:
+        def read() -> bytes:
+            with self._bucket.get_object(key) as r:
+                data: bytes = r.read()
+                return data
+        return self._call("get", key, read)
+
+    def delete(self, key: str) -> None:
+        self._call("delete", key, lambda: self._bucket.delete_object(key))
+
+    def presign(self, key: str, expires: int = 3600, *, hls: bool = False) -> str:
+        """A GET URL valid for ``expires`` seconds. ``hls`` asks OSS to sign the segment
+        URIs inside an m3u8 as it serves it (``x-oss-process=hls/sign``), so a private
+        archive plays from the one URL."""
+        params = {"x-oss-process": "hls/sign"} if hls else None
+        url: str = self._bucket.sign_url("GET", key, expires, slash_safe=True, params=params)
+        return url
+
+    # ---- retries and error translation
+
+    def _count(self, name: str) -> None:
+        self.stats[name] = self.stats.get(name, 0) + 1
+
+    def _call(self, op: str, key: str, fn: Callable[[], T]) -> T:
+        for attempt in range(self.retry.retries + 1):
+            try:
+                result = fn()
+                self._count(op)
+                return result
+            except oss2.exceptions.InconsistentError as exc:
+                # CRC mismatch: never retried blindly here (see put); reported with its code.
+                raise self._error(op, key, exc, code="InconsistentError") from exc
+            except oss2.exceptions.OssError as exc:
+                if not _retryable(exc) or attempt == self.retry.retries:
+                    raise self._error(op, key, exc) from exc
+                self._count(f"{op}.retry")
+                log.debug("%s %s: %s %s, retrying", op, key, exc.status, exc.code)
+                self.retry.sleep(self.retry.delay(attempt, _qos_delay(exc)))
+        raise AssertionError("unreachable")
+
+    def _error(self, op: str, key: str, exc: oss2.exceptions.OssError,
+               code: str | None = None) -> StoreError:
+        status = exc.status if exc.status > 0 else None
+        message = (exc.message or "").strip() or type(exc).__name__
+        if exc.status == -2:
+            message = f"cannot reach {self.endpoint}: {message[:200]}"
+        return StoreError(f"OSS {op} failed: {message}", status=status,
+                          code=code or exc.code or None, request_id=exc.request_id or None,
+                          bucket=self.bucket, key=key)
