@@ -18,7 +18,8 @@ Operations
     DeleteMultipleObjects (``POST ?delete``, Content-MD5 checked); PutObject (Content-MD5
     checked, ``x-oss-forbid-overwrite``), GetObject (Range -> 206, ``x-oss-range-behavior:
     standard``, If-Match/If-None-Match/If-Modified-Since/If-Unmodified-Since,
-    ``response-*`` overrides), HeadObject, GetObjectMeta (``?objectMeta``), DeleteObject,
+    ``response-*`` overrides; ``x-oss-process=hls/sign`` on a V1-presigned m3u8 answers it
+    with every relative segment URI presigned, as GetSignedPlaylist does), HeadObject, GetObjectMeta (``?objectMeta``), DeleteObject,
     CopyObject (``x-oss-copy-source``, ``x-oss-metadata-directive``); multipart:
     InitiateMultipartUpload, UploadPart, ListParts, CompleteMultipartUpload (also
     ``x-oss-complete-all: yes``), AbortMultipartUpload.
@@ -60,6 +61,7 @@ import hashlib
 import hmac
 import json
 import os
+import posixpath
 import random
 import re
 import shutil
@@ -173,6 +175,9 @@ _CRC64_POLY = 0x142F0E1EBA9EA3693  # ECMA-182, reflected with all-ones xor-out: 
 # the CRCs of multipart parts, exactly as the client that verifies them does.
 _crc64_fun = crcmod.mkCrcFun(_CRC64_POLY, initCrc=0, rev=True, xorOut=_MASK64)
 _crc64_combine_fun = mkCombineFun(_CRC64_POLY, initCrc=0, rev=True, xorOut=_MASK64)
+
+
+MAX_SIGNED_PLAYLIST = 5 * 1024 * 1024
 
 
 def crc64(data: bytes, crc: int = 0) -> int:
@@ -768,6 +773,8 @@ class _Oss:
             return await self.get_object(req)
         if m == "HEAD" and "objectMeta" in p:
             return self._op("GetObjectMeta", self.get_object_meta(req))
+        if m == "GET" and p.get("x-oss-process", "").startswith("hls/sign"):
+            return self._op("GetSignedPlaylist", await self.get_object(req))
         if m == "DELETE" and "uploadId" in p:
             return self._op("AbortMultipartUpload", self.abort_upload(req))
         if m == "DELETE" and not p:
@@ -1011,6 +1018,8 @@ class _Oss:
     async def get_object(self, req: _Req) -> web.StreamResponse:
         meta = self._meta(req)
         self._preconditions(req, meta)
+        if req.params.get("x-oss-process", "").startswith("hls/sign") and req.method == "GET":
+            return self._signed_playlist(req, meta)
         size = int(meta["size"])
         headers = _object_headers(meta)
         headers["x-oss-hash-crc64ecma"] = self._crc_header(meta["crc64"])
@@ -1065,6 +1074,37 @@ class _Oss:
             return resp
         finally:
             f.close()
+
+    def _signed_playlist(self, req: _Req, meta: Mapping[str, Any]) -> web.Response:
+        """GetSignedPlaylist: the m3u8 with each relative segment URI presigned (V1) with
+        the request's own expiry, so a private recording plays from one presigned URL."""
+        p = req.params
+        if "Signature" not in p or "Expires" not in p:
+            raise _Fail(403, "AccessDenied", "The request is not authenticated by using a "
+                        "signed URL.", EC="0044-00000410")
+        if int(meta["size"]) > MAX_SIGNED_PLAYLIST:
+            raise _Fail(400, "InvalidArgument", "The m3u8 file is too large to sign.",
+                        EC="0044-00000404")
+        assert req.bucket is not None
+        text = self.store.data_path(req.bucket, meta).read_text(encoding="utf-8", errors="replace")
+        folder = posixpath.dirname(req.key)
+        out = []
+        for line in text.splitlines():
+            uri = line.strip()
+            if uri and not uri.startswith("#") and "://" not in uri and not uri.startswith("/"):
+                key = posixpath.normpath(posixpath.join(folder, uri.split("?", 1)[0]))
+                resource = v1_canonical_resource(req.bucket, key, {})
+                to_sign = v1_string_to_sign("GET", {}, p["Expires"], resource)
+                sig = base64.b64encode(hmac.new(self.cfg.access_key_secret.encode(),
+                                                to_sign.encode(), hashlib.sha1).digest()).decode()
+                line = (f"{uri.split('?', 1)[0]}?OSSAccessKeyId={quote(p['OSSAccessKeyId'], safe='')}"
+                        f"&Expires={p['Expires']}&Signature={quote(sig, safe='')}")
+            out.append(line)
+        body = ("\n".join(out) + "\n").encode()
+        self._count("hls_sign")
+        return web.Response(status=200, body=body, headers={
+            "Content-Type": "application/vnd.apple.mpegurl", "x-oss-request-id": req.request_id,
+            "Server": "AliyunOSS"})
 
     def get_object_meta(self, req: _Req) -> web.Response:
         meta = self._meta(req)
