@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from timeshift.sim.origin import OriginConfig, OriginServer
+from timeshift.sim.oss import OssConfig, OssServer
 
 
 @pytest.fixture
@@ -29,3 +31,22 @@ def make_origin() -> Iterator[Callable[..., OriginServer]]:
 def origin(make_origin: Callable[..., OriginServer]) -> OriginServer:
     """A fault-free origin whose stream began an hour ago."""
     return make_origin(history=3600)
+
+
+@pytest.fixture
+def make_oss(tmp_path: Path) -> Iterator[Callable[..., OssServer]]:
+    """Start local OSS servers on 127.0.0.1 (key testid/testsecret, a tmp root); all are
+    stopped after the test."""
+    started: list[OssServer] = []
+
+    def make(**fields: Any) -> OssServer:
+        fields.setdefault("root", tmp_path / "oss")
+        fields.setdefault("access_key_id", "testid")
+        fields.setdefault("access_key_secret", "testsecret")
+        srv = OssServer(OssConfig(**fields)).start()
+        started.append(srv)
+        return srv
+
+    yield make
+    for srv in started:
+        srv.stop()

@@ -7,38 +7,20 @@ import hashlib
 import io
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import oss2
 import pytest
 import requests
 
 from timeshift.sim.oss import (
-    OssConfig,
     OssServer,
     crc64,
     crc64_combine,
 )
 
 AK, SK, REGION, BUCKET = "testid", "testsecret", "cn-hangzhou", "media"
-
-
-@pytest.fixture
-def make_oss(tmp_path: Path) -> Iterator[Callable[..., OssServer]]:
-    """Start local OSS servers on 127.0.0.1 with a tmp root; all are stopped after the test."""
-    started: list[OssServer] = []
-
-    def make(**fields: Any) -> OssServer:
-        fields.setdefault("root", tmp_path / "oss")
-        srv = OssServer(OssConfig(access_key_id=AK, access_key_secret=SK, **fields)).start()
-        started.append(srv)
-        return srv
-
-    yield make
-    for srv in started:
-        srv.stop()
 
 
 def _auth(version: str, secret: str = SK) -> oss2.Auth | oss2.AuthV4:

@@ -360,6 +360,211 @@ def _add_clip(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg
 
 
 # ---------------------------------------------------------------------------
+# timeshift archive
+
+EPILOG_ARCHIVE = """OSS credentials come from OSS_ACCESS_KEY_ID / OSS_ACCESS_KEY_SECRET (and OSS_SESSION_TOKEN),
+else ALIBABA_CLOUD_ACCESS_KEY_ID / _SECRET or a profile; never from the command line.
+Key templates take {DomainName} {AppName} {StreamName} {Sequence} {UnixTimestamp}
+{EscapedStartTime} {EscapedEndTime} {Date} {Hour} {Minute} {Second} (UTC).
+
+examples:
+  timeshift archive --domain play.example.com --app live --stream cam1 \
+      --start 2026-11-20T00:00:00+08:00 --end 2026-11-21T00:00:00+08:00 \
+      --bucket my-archive --endpoint oss-cn-shanghai.aliyuncs.com
+  timeshift archive --jobs nightly.jsonl --bucket my-archive --endpoint oss-cn-shanghai.aliyuncs.com --json > report.json
+  timeshift archive --jobs report.json           # re-run only the jobs that failed
+  timeshift archive --from-publish-list --domain play.example.com --start now-1d --end now \
+      --bucket my-archive --endpoint oss-cn-shanghai.aliyuncs.com --executor dask:tcp://10.0.0.5:8786
+  timeshift archive ... --server-side            # let the service write the index (CreateLiveStreamRecordIndexFiles)
+
+jobs file: JSON Lines {"domain":..,"app":..,"stream":..,"start":..,"end":..[,"bucket","endpoint","prefix","index"]}
+or CSV with a header naming those fields.
+exit codes: 0 every job succeeded, 1 a job failed (the report says which), 2 bad input
+"""
+
+
+class _ArchiveProgress:
+    """Per-job lines and an overall count on stderr, or JSON lines."""
+
+    def __init__(self, mode: str, total: int) -> None:
+        if mode == "auto":
+            mode = "lines" if sys.stderr.isatty() else "none"
+        self.mode, self.total, self.finished = mode, total, 0
+        self._last: dict[str, float] = {}
+
+    def __call__(self, ev: Any) -> None:
+        if self.mode == "jsonl":
+            print(json.dumps(ev.to_dict()), file=sys.stderr, flush=True)
+        elif self.mode == "lines":
+            now = time.monotonic()
+            if ev.kind in ("upload", "skip") and now - self._last.get(ev.job_id, 0.0) < 0.5:
+                return
+            self._last[ev.job_id] = now
+            print(f"[{self.finished}/{self.total}] {ev.job_id}: {ev.kind} "
+                  f"{ev.segments_done}/{ev.segments_total} seg, {ev.uploaded} up, "
+                  f"{ev.skipped} skipped, {ev.bytes / 1e6:.1f} MB {ev.detail}",
+                  file=sys.stderr, flush=True)
+
+    def job_done(self, result: Any) -> None:
+        self.finished += 1
+        if self.mode == "lines":
+            print(f"[{self.finished}/{self.total}] {result.job.job_id}: {result.status}",
+                  file=sys.stderr, flush=True)
+
+
+def _format_archive(results: Sequence[Any], totals: dict[str, Any]) -> str:
+    lines = [f"{'status':<7} {'stream':<28} {'segs':>5} {'up':>5} {'skip':>5} {'MB':>8} "
+             f"{'gaps':>4}  index"]
+    for r in results:
+        d = r.to_dict()
+        where = d["index_key"] or (d["error"] or {}).get("message", "")
+        lines.append(f"{d['status']:<7} {d['app'] + '/' + d['stream']:<28} {d['segments']:>5} "
+                     f"{d['uploaded']:>5} {d['skipped']:>5} {d['bytes'] / 1e6:>8.1f} "
+                     f"{len(d['gaps']):>4}  {where}")
+        for g in d["gaps"]:
+            lines.append(f"        GAP {g.get('start_iso', g['start'])} → "
+                         f"{g.get('end_iso', g['end'])} ({g['duration']} s, {g['reason']})")
+    lines.append(f"{totals['ok']} of {totals['jobs']} job(s) ok, {totals['uploaded']} segment(s) "
+                 f"uploaded, {totals['skipped']} already there, {totals['bytes'] / 1e6:.1f} MB")
+    return "\n".join(lines)
+
+
+def _archive_jobs(args: argparse.Namespace) -> list[Any]:
+    from .archive import ArchiveJob, jobs_from_publish_list, load_jobs
+
+    sources = sum(bool(x) for x in (args.jobs, args.from_publish_list, args.stream))
+    if sources != 1:
+        raise UsageError("give one of --stream (one job), --jobs FILE or --from-publish-list",
+                         option="--jobs")
+    if args.jobs:
+        jobs = load_jobs(args.jobs)
+    elif args.from_publish_list:
+        from .openapi.live import LiveApi
+
+        if not (args.domain and args.start and args.end):
+            raise UsageError("--from-publish-list needs --domain, --start and --end",
+                             option="--from-publish-list")
+        start, end = _time(args.start, "--start"), _time(args.end, "--end")
+        sessions = LiveApi(_live_client(args)).iter_publish_list(
+            args.domain, start=start // NS_PER_S, end=-(-end // NS_PER_S), app=args.app)
+        jobs = jobs_from_publish_list(sessions, domain=args.domain, start=start, end=end)
+    else:
+        if not (args.domain and args.app and args.start and args.end):
+            raise UsageError("one job needs --domain, --app, --stream, --start and --end",
+                             option="--domain")
+        jobs = [ArchiveJob(domain=args.domain, app=args.app, stream=args.stream,
+                           start=_time(args.start, "--start"), end=_time(args.end, "--end"))]
+    return [j.with_defaults(bucket=args.bucket or "", endpoint=args.endpoint or "",
+                            template=args.prefix or "", index_template=args.index or "")
+            for j in jobs]
+
+
+def cmd_archive(args: argparse.Namespace) -> int:
+    from .archive import ArchiveOptions, StoreSpec, run_jobs, summary
+    from .fetch import FetchOptions
+
+    jobs = _archive_jobs(args)
+    for j in jobs:
+        if not j.bucket or not j.endpoint:
+            raise UsageError(f"job {j.job_id} has no bucket or endpoint: give --bucket and "
+                             "--endpoint (or put them in the jobs file)", option="--bucket")
+    if not 1 <= args.segment_concurrency <= 256:
+        raise UsageError("expected 1 to 256", option="--segment-concurrency")
+    if not 1 <= args.uploads <= 64:
+        raise UsageError("expected 1 to 64", option="--uploads")
+    spec = StoreSpec(region=args.oss_region, signing=args.oss_signing)
+    progress = _ArchiveProgress(args.progress, len(jobs))
+    if args.server_side:
+        from .archive.serverside import archive_server_side
+        from .openapi.live import LiveApi
+
+        live = LiveApi(_live_client(args))
+        results = []
+        for j in jobs:
+            results.append(archive_server_side(j, live, spec.open(j)))
+            progress.job_done(results[-1])
+    else:
+        options = ArchiveOptions(
+            scheme=args.scheme, signer=_signer(args), allowed_hosts=tuple(args.allow_host),
+            fetch=FetchOptions(concurrency=args.segment_concurrency), uploads=args.uploads,
+            cache_dir=args.cache_dir, verify=args.verify, force=args.force)
+        results = run_jobs(jobs, options=options, executor=args.executor,
+                           concurrency=args.concurrency, attempts=args.attempts, store=spec,
+                           progress=progress, on_result=progress.job_done)
+    totals = summary(results)
+    report = {"summary": totals, "jobs": [r.to_dict() for r in results]}
+    if args.report:
+        tmp = args.report.with_name(f".{args.report.name}.tmp")
+        tmp.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+        os.replace(tmp, args.report)
+    if args.json:
+        _print_json(report)
+    else:
+        print(_format_archive(results, totals))
+    return 0 if totals["failed"] == 0 else 1
+
+
+def _add_archive(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "archive", help="copy streams' windows into OSS as playable HLS recordings",
+        epilog=EPILOG_ARCHIVE, formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Archive time-shift windows into your own OSS bucket: segments under a key "
+                    "template, then a manifest, then the index m3u8 last. Re-runs skip what is "
+                    f"already there (size and CRC-64). Times: {TIME_HELP}.")
+    _add_stream_options(p, required=False)
+    p.add_argument("--start", metavar="TIME", help="window start")
+    p.add_argument("--end", metavar="TIME", help="window end (exclusive)")
+    src = p.add_argument_group("many jobs")
+    src.add_argument("--jobs", type=Path, metavar="FILE",
+                     help="JSON Lines or CSV, one job per stream and window; or an earlier "
+                          "--json report, whose failed jobs are run again")
+    src.add_argument("--from-publish-list", action="store_true",
+                     help="one job per publishing session in [--start, --end) of --domain "
+                          "(DescribeLiveStreamsPublishList; --app narrows it)")
+    dst = p.add_argument_group("destination")
+    dst.add_argument("--bucket", help="the OSS bucket")
+    dst.add_argument("--endpoint", metavar="HOST",
+                     help="the OSS endpoint, e.g. oss-cn-shanghai.aliyuncs.com (http:// for a local one)")
+    dst.add_argument("--prefix", metavar="TEMPLATE", default="",
+                     help="segment key template (default {AppName}/{StreamName}/{Date}/"
+                          "{UnixTimestamp}_{Sequence}.ts)")
+    dst.add_argument("--index", metavar="TEMPLATE", default="",
+                     help="index key template (default {AppName}/{StreamName}/{Date}/"
+                          "{EscapedStartTime}_{EscapedEndTime}.m3u8); the manifest is beside it, .json")
+    dst.add_argument("--oss-region", default=None, help="bucket region, for V4 signing")
+    dst.add_argument("--oss-signing", choices=("v1", "v4"), default="v1",
+                     help="OSS signature version (default v1)")
+    run = p.add_argument_group("running")
+    run.add_argument("--executor", default="local", metavar="local|dask[:ADDRESS]",
+                     help="local (default), dask (a local cluster) or dask:SCHEDULER_ADDRESS "
+                          "(needs the timeshift[dask] extra)")
+    run.add_argument("--concurrency", type=int, default=2, help="jobs at once (default 2)")
+    run.add_argument("--segment-concurrency", type=int, default=16,
+                     help="segment requests in flight per job (default 16)")
+    run.add_argument("--uploads", type=int, default=8, help="uploads in flight per job (default 8)")
+    run.add_argument("--attempts", type=int, default=2, help="tries per failed job (default 2)")
+    run.add_argument("--verify", action="store_true",
+                     help="for jobs already archived, also compare every object's CRC-64")
+    run.add_argument("--force", action="store_true",
+                     help="archive again even if the index exists (unchanged objects are "
+                          "still skipped)")
+    run.add_argument("--server-side", action="store_true",
+                     help="ask the service to write the index (CreateLiveStreamRecordIndexFiles, "
+                          "for streams it records) and verify it, instead of copying")
+    run.add_argument("--allow-host", action="append", default=[], metavar="HOST",
+                     help="also fetch segments from HOST (repeatable)")
+    run.add_argument("--cache-dir", type=Path, default=None,
+                     help="segment cache, so a re-run after a crash does not download again")
+    run.add_argument("--progress", choices=("auto", "lines", "jsonl", "none"), default="auto",
+                     help="progress on stderr (auto: lines on a terminal)")
+    run.add_argument("--report", type=Path, metavar="FILE",
+                     help="also write the JSON report to FILE (re-run failures with --jobs FILE)")
+    _add_signing_options(p)
+    _add_api_options(p, prefix="api-")
+    p.set_defaults(func=cmd_archive)
+
+
+# ---------------------------------------------------------------------------
 # timeshift demo
 
 
@@ -407,12 +612,15 @@ examples:
 """
 
 
-def _add_api_options(p: argparse.ArgumentParser) -> None:
+def _add_api_options(p: argparse.ArgumentParser, *, prefix: str = "") -> None:
+    # Commands that also name an OSS endpoint (archive) take the API's as --api-endpoint.
     g = p.add_argument_group("OpenAPI")
-    g.add_argument("--endpoint", default="live.aliyuncs.com", metavar="HOST[:PORT]",
-                   help="API endpoint (default live.aliyuncs.com)")
-    g.add_argument("--scheme", dest="api_scheme", choices=("http", "https"), default="https")
-    g.add_argument("--region", default=None, help="RegionId, e.g. cn-shanghai")
+    g.add_argument(f"--{prefix}endpoint", dest="api_endpoint", default="live.aliyuncs.com",
+                   metavar="HOST[:PORT]", help="API endpoint (default live.aliyuncs.com)")
+    g.add_argument(f"--{prefix}scheme", dest="api_scheme",
+                   choices=("http", "https"), default="https")
+    g.add_argument(f"--{prefix}region", dest="api_region", default=None,
+                   help="RegionId, e.g. cn-shanghai")
     g.add_argument("--profile", default=None, help="credentials profile name")
     g.add_argument("--json", action="store_true", help="print JSON")
 
@@ -421,8 +629,8 @@ def _live_client(args: argparse.Namespace) -> Any:
     from .openapi.client import LiveClient
     from .openapi.credentials import resolve_credentials
 
-    return LiveClient(resolve_credentials(profile=args.profile), endpoint=args.endpoint,
-                      scheme=args.api_scheme, region=args.region)
+    return LiveClient(resolve_credentials(profile=args.profile), endpoint=args.api_endpoint,
+                      scheme=args.api_scheme, region=args.api_region)
 
 
 def _key_values(pairs: list[str]) -> dict[str, str]:
@@ -639,7 +847,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="log more (-vv for debug)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
                                 parser_class=_Parser)
-    for add in (_add_demo, _add_clip, _add_url, _add_timeline, _add_openapi, _add_sim):
+    for add in (_add_demo, _add_clip, _add_archive, _add_url, _add_timeline, _add_openapi, _add_sim):
         add(sub)
     return parser
 

@@ -168,6 +168,7 @@ class JobResult:
     gaps: tuple[dict[str, Any], ...] = ()
     index_key: str | None = None
     manifest_key: str | None = None
+    more_index_keys: tuple[str, ...] = ()  # server-side windows over four days: one per piece
     complete_before: bool = False
     elapsed: float = 0.0
     error: dict[str, Any] | None = None
@@ -185,6 +186,7 @@ class JobResult:
             "segments": self.segments, "uploaded": self.uploaded, "skipped": self.skipped,
             "bytes": self.bytes, "duration": round(self.duration, 3), "gaps": list(self.gaps),
             "index_key": self.index_key, "manifest_key": self.manifest_key,
+            **({"more_index_keys": list(self.more_index_keys)} if self.more_index_keys else {}),
             "already_complete": self.complete_before, "elapsed": round(self.elapsed, 3),
             "error": self.error, "job": self.job.to_dict(),
         }

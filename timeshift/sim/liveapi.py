@@ -13,9 +13,11 @@ with ``Throttling``.
 
 from __future__ import annotations
 
+import asyncio
 import calendar
 import hashlib
 import hmac
+import posixpath
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -27,6 +29,9 @@ import aiohttp
 import m3u8
 from aiohttp import web
 
+from ..archive.store import ObjectStore
+from ..archive.template import validate_key
+from ..errors import UsageError
 from ..openapi.signing import sign, string_to_sign
 from ..urls import TimeshiftURL
 from .server import BackgroundServer
@@ -55,6 +60,8 @@ class LiveApiConfig:
     (host:port of a local origin) and ``record_root``, CreateLiveStreamRecordIndexFiles
     writes a real index m3u8 and its segments under ``record_root/{bucket}/{object}``,
     served back at ``/records/{bucket}/{object}``, which is the RecordUrl it returns.
+    With ``oss_store`` (``(bucket) -> ObjectStore``, wired to the local OSS server by
+    ``timeshift sim all``) it writes them into that bucket instead, as the service does.
     """
 
     access_key_id: str = "testid"
@@ -65,6 +72,7 @@ class LiveApiConfig:
     publish_spans: Callable[[str, str, int, int], list[tuple[int, int]]] | None = None
     origin: str | None = None
     record_root: Path | None = None
+    oss_store: Callable[[str], ObjectStore] | None = None
     clock: Callable[[], float] = time.time
     counters: dict[str, int] = field(default_factory=dict)
 
@@ -201,7 +209,10 @@ async def _create_index(api: _LiveApi, p: dict[str, str]) -> dict[str, Any]:
         "StartTime": _unix_to_iso(start), "EndTime": _unix_to_iso(end), "Duration": float(end - start),
         "Height": 720, "Width": 1280, "CreateTime": _unix_to_iso(int(api.cfg.clock())),
     }
-    if api.cfg.origin and api.cfg.record_root:
+    if api.cfg.origin and api.cfg.oss_store:
+        info["RecordUrl"] = await _write_index_oss(api, api.cfg.oss_store(p["OssBucket"]),
+                                                   app, stream, start, end, p["OssObject"])
+    elif api.cfg.origin and api.cfg.record_root:
         info["RecordUrl"] = await _write_index(api, request_host(p), domain, app, stream,
                                                start, end, p["OssBucket"], p["OssObject"])
     api.records[record_id] = info
@@ -235,6 +246,30 @@ async def _write_index(api: _LiveApi, host: str, domain: str, app: str, stream: 
     tmp.write_text(pl.dumps())
     tmp.replace(target)  # the index last: it names only segments already written
     return f"http://{host}/records/{bucket}/{obj}"
+
+
+async def _write_index_oss(api: _LiveApi, store: ObjectStore, app: str, stream: str,
+                           start: int, end: int, obj: str) -> str:
+    """Copy the window's segments from the origin into the bucket, then the index, last."""
+    try:
+        validate_key(obj)
+    except UsageError:
+        raise _Fail(400, "InvalidParameter.OssObject", "The OssObject is not a valid object name.") from None
+    assert api.cfg.origin is not None
+    url = str(TimeshiftURL.vod(api.cfg.origin, app, stream, start * 10**9, end * 10**9,
+                               scheme="http"))
+    folder = posixpath.dirname(obj)
+    async with aiohttp.ClientSession() as session:
+        async with session.get(url) as resp:
+            pl = m3u8.loads(await resp.text(), uri=url)
+        for seg in pl.segments:
+            name = f"{Path(seg.absolute_uri.split('?')[0]).stem}.ts"
+            async with session.get(seg.absolute_uri) as r:
+                data = await r.read()
+            await asyncio.to_thread(store.put, posixpath.join(folder, name), data, "video/MP2T")
+            seg.uri = name
+    await asyncio.to_thread(store.put, obj, pl.dumps().encode(), "application/vnd.apple.mpegurl")
+    return store.presign(obj, 3600, hls=True)
 
 
 async def _describe_index(api: _LiveApi, p: dict[str, str]) -> dict[str, Any]:

@@ -44,7 +44,8 @@ Faults (per request, drawn from ``random.Random(seed)``)
     ``fail_rate`` (500 InternalError), ``throttle_rate`` (``throttle_status`` 503
     TotalQpsLimitExceeded or 429, with ``x-oss-qos-delay-time``), ``drop_rate`` (GetObject
     closes the connection halfway through the body), ``corrupt_crc_rate`` (a wrong
-    ``x-oss-hash-crc64ecma``). Every fault and every operation is counted in ``counters``.
+    ``x-oss-hash-crc64ecma``). Every fault and every operation is counted in ``counters``;
+    ``writes`` lists each stored PutObject, so tests can tell whether anything was uploaded twice.
 
 Not supported: ACLs and policies (every authenticated request with the configured key is
 allowed), versioning, STS tokens, signature V2, append/symlink/tagging/select, payload
@@ -165,6 +166,7 @@ class OssConfig:
     seed: int | None = None
     clock: Callable[[], float] = time.time
     counters: dict[str, int] = field(default_factory=dict)
+    writes: list[str] = field(default_factory=list)  # "bucket/key" of every PutObject stored
 
 
 # --------------------------------------------------------------------------- CRC-64
@@ -989,6 +991,7 @@ class _Oss:
             "headers": _stored_headers(req.request),
         }
         self.store.commit(req.bucket, req.key, tmp, meta)
+        self.cfg.writes.append(f"{req.bucket}/{req.key}")
         headers = self._write_headers(meta)
         headers["Content-MD5"] = base64.b64encode(bytes.fromhex(md5_hex)).decode()
         return web.Response(headers=headers)

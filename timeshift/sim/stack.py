@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..archive.store import OssStore
+from ..openapi.credentials import Credentials
 from ..timeline import query_timeline
 from .liveapi import LiveApiConfig, LiveApiServer
 from .origin import OriginConfig, OriginServer
@@ -56,6 +58,12 @@ class SimStack:
         live, origin = self.servers.get("liveapi"), self.servers.get("origin")
         if isinstance(live, LiveApiServer) and origin is not None:
             live.config.origin = origin.netloc
+        oss = self.servers.get("oss")
+        if isinstance(live, LiveApiServer) and oss is not None and self.oss_credential:
+            # Recordings the Live API writes go into the local OSS server, as the service's do.
+            cred = Credentials(self.oss_credential.access_key_id,
+                               self.oss_credential.access_key_secret, source="sim")
+            live.config.oss_store = lambda bucket: OssStore(oss.url, bucket, cred)
 
     def info(self) -> dict[str, Any]:
         """Endpoints and credentials; a secret appears only when it was generated here."""
