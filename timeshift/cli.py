@@ -464,10 +464,6 @@ def cmd_archive(args: argparse.Namespace) -> int:
     from .fetch import FetchOptions
 
     jobs = _archive_jobs(args)
-    for j in jobs:
-        if not j.bucket or not j.endpoint:
-            raise UsageError(f"job {j.job_id} has no bucket or endpoint: give --bucket and "
-                             "--endpoint (or put them in the jobs file)", option="--bucket")
     if not 1 <= args.segment_concurrency <= 256:
         raise UsageError("expected 1 to 256", option="--segment-concurrency")
     if not 1 <= args.uploads <= 64:
@@ -475,6 +471,8 @@ def cmd_archive(args: argparse.Namespace) -> int:
     spec = StoreSpec(region=args.oss_region, signing=args.oss_signing)
     progress = _ArchiveProgress(args.progress, len(jobs))
     if args.server_side:
+        for j in jobs:
+            spec.check(j)
         from .archive.serverside import archive_server_side
         from .openapi.live import LiveApi
 
@@ -861,6 +859,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.verbose < 2:
         # Retries are reported by timeshift itself; urllib3's per-retry warnings are noise.
         logging.getLogger("urllib3").setLevel(logging.ERROR)
+        # oss2 logs every error it raises; the archiver retries and reports them itself.
+        logging.getLogger("oss2").setLevel(logging.CRITICAL)
     for flag in getattr(args, "required_unless_parse", ()):
         if not args.parse and not getattr(args, flag[2:].replace("-", "_")):
             parser.exit(2, f"timeshift {args.command}: error: the argument {flag} is required "

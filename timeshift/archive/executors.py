@@ -24,9 +24,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from oss2.utils import is_valid_bucket_name
+
 from ..errors import TimeshiftError, UsageError
 from .archiver import ArchiveJob, ArchiveOptions, ArchiveProgress, JobResult, archive_job
 from .store import ObjectStore, OssStore
+from .template import KeyTemplate
 
 __all__ = ["StoreSpec", "parse_executor", "run_jobs", "run_one", "summary", "task_key"]
 
@@ -41,10 +44,21 @@ class StoreSpec:
     region: str | None = None
     signing: str = "v1"
 
-    def open(self, job: ArchiveJob) -> ObjectStore:
+    def check(self, job: ArchiveJob) -> None:
+        """Refuse, before anything runs, a job that could never reach its bucket.
+
+        Raises:
+            UsageError: no bucket or endpoint, or a bucket name OSS would refuse.
+        """
         if not job.bucket or not job.endpoint:
             raise UsageError(f"job {job.job_id} has no bucket or endpoint; give --bucket and "
                              "--endpoint", option="--bucket")
+        if not is_valid_bucket_name(job.bucket):
+            raise UsageError(f"{job.bucket!r} is not a valid bucket name (3-63 characters: "
+                             "lower-case letters, digits, hyphens)", option="--bucket")
+
+    def open(self, job: ArchiveJob) -> ObjectStore:
+        self.check(job)
         return OssStore(job.endpoint, job.bucket, region=self.region, signing=self.signing)
 
 
@@ -188,6 +202,10 @@ def run_jobs(jobs: Sequence[ArchiveJob], *, options: ArchiveOptions | None = Non
     opts = options or ArchiveOptions()
     spec = store or StoreSpec()
     unique = list({j.job_id: j for j in jobs}.values())
+    for job in unique:  # bad input fails the batch up front, not job by job
+        spec.check(job)
+        KeyTemplate(job.template).require_per_segment("--prefix")
+        KeyTemplate(job.index_template)
     began = time.monotonic()
     if kind == "local":
         results = asyncio.run(_run_local(unique, spec, opts, concurrency, attempts, progress,

@@ -198,10 +198,13 @@ class OssStore:
                 if exc.code != "InconsistentError" or attempt == self.retry.retries:
                     raise
                 # The CRC OSS answered differs from ours: a damaged header or a damaged object.
-                head = self.head(key)
-                if head is not None and head.crc64 == local and head.size == len(data):
-                    self._count("put.crc_recheck_ok")
-                    return head
+                # Ask again (a header can be damaged on the way back too); a matching CRC-64
+                # cannot come from a damaged object, so one match settles it.
+                for _ in range(3):
+                    head = self.head(key)
+                    if head is not None and head.crc64 == local and head.size == len(data):
+                        self._count("put.crc_recheck_ok")
+                        return head
                 self._count("put.crc_mismatch")
                 self.retry.sleep(self.retry.delay(attempt))
         raise AssertionError("unreachable")
