@@ -306,3 +306,45 @@ def test_dask_executor_runs_each_job_once(origin: OriginServer, oss: OssServer,
     assert all(r.ok for r in results), [r.error for r in results]
     counts = collections.Counter(oss.config.writes)
     assert max(counts.values()) == 1 and len(counts) == 2 * (3 + 2)
+
+
+def test_server_side_index_is_created_and_verified(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """--server-side: the local Live API writes the index into the local OSS server (as the
+    service does for streams it records); the archiver verifies every segment it names."""
+    from timeshift.sim.origin import OriginConfig
+    from timeshift.sim.stack import build_stack
+
+    env = {"ALIBABA_CLOUD_ACCESS_KEY_ID": "live-ak", "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "live-sk",
+           **OSS_ENV}
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    stack = build_stack("all", origin=OriginConfig(history=3600), root=tmp_path / "sim",
+                        buckets=(BUCKET,))
+    servers = list(stack.servers.values())
+    for srv in servers:
+        srv.start()
+    try:
+        stack.wire()
+        t0 = int(stack.servers["origin"].stream_start) + 100  # type: ignore[attr-defined]
+        common = ["--domain", "play.example.com", "--app", "live", "--stream", "cam",
+                  "--bucket", BUCKET, "--endpoint", stack.servers["oss"].url,
+                  "--api-endpoint", stack.servers["liveapi"].netloc, "--api-scheme", "http",
+                  "--server-side", "--json"]
+        proc = _cli(*common, "--start", str(t0), "--end", str(t0 + 20), env=env)
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        job = json.loads(out)["jobs"][0]
+        assert job["status"] == "ok" and job["segments"] == 10
+        assert job["duration"] == pytest.approx(20.0)
+        store = OssStore(stack.servers["oss"].url, BUCKET, CRED)
+        assert _play(store.presign(job["index_key"], 600, hls=True))[0] == 500
+
+        # A window with no publishing: the service refuses it, and the job fails with its code.
+        proc = _cli(*common, "--start", str(t0 - 7200), "--end", str(t0 - 7000), env=env)
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 1
+        assert json.loads(out)["jobs"][0]["error"]["code"] == "InvalidStream.NotFound"
+    finally:
+        for srv in servers:
+            srv.stop()
