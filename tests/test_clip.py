@@ -212,4 +212,7 @@ def test_demo_runs(tmp_path: Path) -> None:
                         "--json"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
-    assert out["media"]["frames"] == {"first": 325, "last": 324, "count": 500}
+    assert out["clip"]["media"]["frames"] == {"first": 325, "last": 324, "count": 500}
+    assert out["archive"]["status"] == "ok" and out["archive"]["segments"] == 30
+    assert out["played_seconds"] == pytest.approx(60.0, abs=0.1)
+    assert "x-oss-process=hls%2Fsign" in out["index_url"]

@@ -569,27 +569,47 @@ def _add_archive(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
-    result = run_demo(args.output, progress=_Progress(args.progress))
+    def serve(url: str) -> None:
+        print(f"serving; play it with:\n  ffmpeg -i '{url}' -c copy archive.mp4\n"
+              "Ctrl-C stops the servers", file=sys.stderr, flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+
+    result = run_demo(args.output, progress=_Progress(args.progress),
+                      serve=serve if args.serve else None)
     if args.json:
         _print_json(result.to_dict())
-    else:
-        print(_format_clip(result))
-        frames = result.media.get("frames")
-        if frames:
-            print(f"  frames {frames['first']}..{frames['last']} of the source "
-                  f"({frames['count']} frames, read back from the pictures)")
+        return 0
+    print(_format_clip(result.clip))
+    frames = result.clip.media.get("frames")
+    if frames:
+        print(f"  frames {frames['first']}..{frames['last']} of the source "
+              f"({frames['count']} frames, read back from the pictures)")
+    a = result.archive
+    print(f"archived {a.segments} segments ({a.bytes / 1e6:.1f} MB) into the local OSS server: "
+          f"{a.index_key}")
+    print(f"  presigned index (segments signed by the server as it serves it):\n  {result.index_url}")
+    print(f"  ffmpeg played it back: {result.played_seconds} s"
+          + ("" if args.serve else " (the URL lives as long as the demo; --serve keeps it up)"))
     return 0
 
 
 def _add_demo(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
-        "demo", help="extract a clip from a local origin, end to end (no account needed)",
-        description="Start the local time-shift origin on loopback with the bundled samples, "
-                    "cut a 20 s clip across a discontinuity into an MP4, and say what it holds.")
+        "demo", help="clip and archive from local servers, end to end (no account needed)",
+        description="Start the local time-shift origin and OSS server on loopback with the "
+                    "bundled samples, cut a 20 s clip across a discontinuity into an MP4, "
+                    "archive a minute of the stream into OSS, and play the archive with ffmpeg "
+                    "from a presigned URL.")
     p.add_argument("-o", "--output", type=Path, default=Path("timeshift-demo.mp4"),
                    help="where to write the clip (default ./timeshift-demo.mp4)")
     p.add_argument("--progress", choices=("auto", "bar", "jsonl", "none"), default="auto")
-    p.add_argument("--json", action="store_true", help="print the clip summary as JSON")
+    p.add_argument("--serve", action="store_true",
+                   help="keep the servers running afterwards, so the archive's URL can be played")
+    p.add_argument("--json", action="store_true", help="print the clip and archive summaries as JSON")
     p.set_defaults(func=cmd_demo)
 
 
