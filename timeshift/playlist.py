@@ -67,6 +67,9 @@ class Key:
         """The IV of the segment with media sequence number ``sequence``."""
         return self.iv if self.iv is not None else sequence.to_bytes(16, "big")
 
+    def copy_with(self, **changes: object) -> Key:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
 
 @dataclass(frozen=True)
 class ByteRange:
