@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import requests
 
 from timeshift.sim.origin import OriginServer
 
@@ -257,3 +258,18 @@ def test_sim_origin_refuses_signing_types_it_cannot_check() -> None:
     assert r.returncode == 2
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "--auth-type" in lines[0] and "type A" in lines[0]
+
+
+def test_sim_origin_hls_form_flags() -> None:
+    proc, info = _start_sim("origin", "--encrypt", "aes-128", "--iv", "explicit",
+                            "--key-rotation", "2", "--byte-ranges", "3", "--history", "10m")
+    try:
+        t0 = info["stream_start"]
+        text = requests.get(f"http://{info['domain']}/live/cam1.m3u8?lhs_start=1"
+                            f"&lhs_start_unix_s_0={t0}&lhs_vodend_unix_s_0={t0 + 8}",
+                            timeout=5).text
+        assert text.count("#EXT-X-KEY:METHOD=AES-128") == 2 and ",IV=0x" in text
+        assert text.count("#EXT-X-BYTERANGE:") == 4 and "cam1/r0.ts" in text
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
