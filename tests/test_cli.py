@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import requests
 
 from timeshift.sim.origin import OriginServer
 
@@ -208,7 +209,7 @@ def test_openapi_commands_against_sim_liveapi() -> None:
 
 def test_sim_all_generates_credentials_when_none_are_set() -> None:
     env = {k: "" for k in ("ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET")}
-    proc, info = _start_sim("all", env=env)
+    proc, info = _start_sim("all", "--bucket", "archive", env=env)
     try:
         assert info["origin"].startswith("http://127.0.0.1:")
         assert info["liveapi"].startswith("http://127.0.0.1:")
@@ -219,8 +220,9 @@ def test_sim_all_generates_credentials_when_none_are_set() -> None:
                 "ALIBABA_CLOUD_ACCESS_KEY_SECRET": info["access_key_secret"]}
         t0 = info["stream_start"]
         create = ["index", "create", "--domain", "play.example.com", "--app", "live", "--stream",
-                  "cam1", "--oss-endpoint", "e", "--bucket", "b", "--object", "x.m3u8",
-                  "--endpoint", info["liveapi_endpoint"], "--scheme", "http"]
+                  "cam1", "--oss-endpoint", info["oss_endpoint"].split("//")[1], "--bucket",
+                  "archive", "--object", "x.m3u8", "--endpoint", info["liveapi_endpoint"],
+                  "--scheme", "http"]
         before = run(*create, "--start", str(t0 - 7200), "--end", str(t0 - 3600), env=keys)
         assert before.returncode == 1 and "InvalidStream.NotFound" in before.stderr
         during = run(*create, "--start", str(t0 + 60), "--end", str(t0 + 120), "--json", env=keys)
@@ -229,7 +231,12 @@ def test_sim_all_generates_credentials_when_none_are_set() -> None:
         assert made["duration"] == 60
         from timeshift.clip import probe_media
 
-        assert abs(probe_media(made["record_url"])["duration"] - 60) < 0.2  # the RecordUrl plays
+        # The index and its segments went into the local OSS bucket; the RecordUrl plays.
+        assert abs(probe_media(made["record_url"])["duration"] - 60) < 0.2
+        missing = run(*create[:-8], "--oss-endpoint", "e", "--bucket", "nope", "--object",
+                      "x.m3u8", *create[-4:], "--start", str(t0 + 60), "--end", str(t0 + 120),
+                      env=keys)
+        assert missing.returncode == 1 and "InvalidOssBucket" in missing.stderr
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -257,3 +264,18 @@ def test_sim_origin_refuses_signing_types_it_cannot_check() -> None:
     assert r.returncode == 2
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "--auth-type" in lines[0] and "type A" in lines[0]
+
+
+def test_sim_origin_hls_form_flags() -> None:
+    proc, info = _start_sim("origin", "--encrypt", "aes-128", "--iv", "explicit",
+                            "--key-rotation", "2", "--byte-ranges", "3", "--history", "10m")
+    try:
+        t0 = info["stream_start"]
+        text = requests.get(f"http://{info['domain']}/live/cam1.m3u8?lhs_start=1"
+                            f"&lhs_start_unix_s_0={t0}&lhs_vodend_unix_s_0={t0 + 8}",
+                            timeout=5).text
+        assert text.count("#EXT-X-KEY:METHOD=AES-128") == 2 and ",IV=0x" in text
+        assert text.count("#EXT-X-BYTERANGE:") == 4 and "cam1/r0.ts" in text
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

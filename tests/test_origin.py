@@ -142,3 +142,63 @@ def test_parse_gaps_rejects(text: str) -> None:
 
 def test_binds_loopback_by_default(origin: OriginServer) -> None:
     assert origin.host == "127.0.0.1"
+
+
+def test_aes128_segments_and_keys(make_origin: Callable[..., OriginServer]) -> None:
+    from cryptography.hazmat.primitives import padding
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    o = make_origin(history=600, encryption="aes-128", key_rotation=2, iv="explicit")
+    pl = _load(_vod(o, 0, 8))
+    keys = [s.key for s in pl.segments]
+    assert [k.uri for k in keys] == ["cam1/keys/0.key"] * 2 + ["cam1/keys/1.key"] * 2
+    assert all(k.method == "AES-128" and k.iv and len(k.iv) == 34 for k in keys)
+    assert keys[0].iv != keys[2].iv
+    key = requests.get(keys[2].absolute_uri, timeout=5).content
+    assert len(key) == 16 and o.config.counters["keys"] == 1
+    body = requests.get(pl.segments[2].absolute_uri, timeout=5).content
+    dec = Cipher(algorithms.AES(key), modes.CBC(bytes.fromhex(keys[2].iv[2:]))).decryptor()
+    unpad = padding.PKCS7(128).unpadder()
+    plain = unpad.update(dec.update(body) + dec.finalize()) + unpad.finalize()
+    assert plain == sorted(o.config.samples.glob("*.ts"))[2].read_bytes()
+
+
+def test_media_sequence_counts_existing_segments(make_origin: Callable[..., OriginServer]) -> None:
+    # Slots 3 and 4 are a gap: segment 5 is the fourth that exists, number 3 in every playlist.
+    o = make_origin(history=600, gaps=parse_gaps("6-9"))
+    assert _load(_vod(o, 0, 14)).media_sequence in (0, None)
+    assert _load(_vod(o, 10, 14)).media_sequence == 3
+
+
+def test_byte_range_resources_and_range_requests(make_origin: Callable[..., OriginServer]) -> None:
+    o = make_origin(history=600, byte_ranges=3)
+    pl = _load(_vod(o, 0, 12))
+    assert [s.uri for s in pl.segments] == ["cam1/r0.ts"] * 3 + ["cam1/r1.ts"] * 3
+    ranges = [s.byterange for s in pl.segments]
+    assert ranges[0].endswith("@0") and "@" not in ranges[1] + ranges[2] and ranges[3].endswith("@0")
+    whole = requests.get(pl.segments[0].absolute_uri, timeout=5)
+    assert whole.status_code == 200 and whole.headers["Accept-Ranges"] == "bytes"
+    n0, n1 = int(ranges[0].split("@")[0]), int(ranges[1])
+    part = requests.get(pl.segments[1].absolute_uri, headers={"Range": f"bytes={n0}-{n0 + n1 - 1}"},
+                        timeout=5)
+    assert part.status_code == 206 and part.content == whole.content[n0:n0 + n1]
+    assert part.headers["Content-Range"] == f"bytes {n0}-{n0 + n1 - 1}/{len(whole.content)}"
+    assert part.content[0] == 0x47
+    tail = requests.get(pl.segments[0].absolute_uri, headers={"Range": "bytes=-10"}, timeout=5)
+    assert tail.status_code == 206 and tail.content == whole.content[-10:]
+    size = len(whole.content)
+    beyond = requests.get(pl.segments[0].absolute_uri, headers={"Range": f"bytes={size}-"},
+                          timeout=5)
+    assert beyond.status_code == 416 and beyond.headers["Content-Range"] == f"bytes */{size}"
+    assert requests.get(f"{o.url}/live/cam1/r9999.ts", timeout=5).status_code == 404
+
+
+def test_refusal_forms_and_option_checks(make_origin: Callable[..., OriginServer]) -> None:
+    o = make_origin(history=600, encryption="sample-aes", fmp4_map=True)
+    text = requests.get(_vod(o, 0, 4), timeout=5).text
+    assert '#EXT-X-KEY:METHOD=SAMPLE-AES,URI="cam1/keys/0.key"' in text
+    assert '#EXT-X-MAP:URI="cam1/init.mp4"' in text and "#EXT-X-VERSION:6" in text
+    with pytest.raises(UsageError, match="--encrypt"):
+        make_origin(encryption="aes-256")
+    with pytest.raises(UsageError, match="--byte-ranges"):
+        make_origin(byte_ranges=-1)

@@ -51,6 +51,8 @@ EPILOG_SIM = """examples:
   timeshift sim origin --port 8080
   timeshift sim origin --latency 0.04 --gaps 60-90 --fail-rate 0.1
   AUTH_KEY=secret timeshift sim origin --auth-type A --auth-key-env AUTH_KEY
+  timeshift sim origin --encrypt aes-128 --key-rotation 10 --iv explicit
+  timeshift sim origin --byte-ranges 5
 """
 
 
@@ -784,7 +786,10 @@ def cmd_sim(args: argparse.Namespace) -> int:
         gaps=parse_gaps(args.gaps or ""), bandwidth=args.bandwidth, fail_rate=args.fail_rate,
         truncate_rate=args.truncate_rate, signer=_signer(args),
         program_date_time=not args.no_program_date_time,
-        history=parse_duration(args.history) / NS_PER_S, seed=args.seed)
+        history=parse_duration(args.history) / NS_PER_S, seed=args.seed,
+        sign_uris=not args.unsigned_uris, encryption=args.encrypt, iv=args.iv,
+        key_rotation=args.key_rotation, key_length=args.key_length,
+        byte_ranges=args.byte_ranges, range_fault=args.range_fault, fmp4_map=args.fmp4_map)
     stack = build_stack(args.server, host=args.host, port=args.port, origin=origin,
                         domains=tuple(args.domain), root=args.root, buckets=tuple(args.bucket))
 
@@ -841,6 +846,28 @@ def _add_sim(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         s.add_argument("--no-program-date-time", action="store_true",
                        help="leave #EXT-X-PROGRAM-DATE-TIME out of playlists")
         s.add_argument("--seed", type=int, default=None, help="seed for the fault dice")
+        s.add_argument("--encrypt", choices=("aes-128", "sample-aes"), default=None,
+                       help="origin: encrypt segments with AES-128 under keys it serves; "
+                            "sample-aes only writes METHOD=SAMPLE-AES (to test refusals)")
+        s.add_argument("--iv", choices=("sequence", "explicit"), default="sequence",
+                       help="origin: AES-128 IVs from the media sequence number (default) "
+                            "or written in the playlist")
+        s.add_argument("--key-rotation", type=int, default=0, metavar="N",
+                       help="origin: a new AES-128 key every N segments (default 0: one key)")
+        s.add_argument("--key-length", type=int, default=16, metavar="BYTES",
+                       help="origin: bytes per served key (not 16 tests a client's check)")
+        s.add_argument("--byte-ranges", type=int, default=0, metavar="N",
+                       help="origin: N segments per resource, listed with #EXT-X-BYTERANGE "
+                            "(Range requests answered 206)")
+        s.add_argument("--range-fault", choices=("ignore", "wrong"), default=None,
+                       help="origin: answer Range requests 200 with the whole resource, or "
+                            "206 with the range one byte late")
+        s.add_argument("--fmp4-map", action="store_true",
+                       help="origin: write #EXT-X-MAP into playlists (the form only; segments "
+                            "stay MPEG-TS)")
+        s.add_argument("--unsigned-uris", action="store_true",
+                       help="origin, with --auth-type: check signatures but write segment and "
+                            "key URIs unsigned (the client signs them)")
         _add_signing_options(s)
         s.add_argument("--root", type=Path, default=None, metavar="DIR",
                        help="where liveapi's index files and oss's objects are kept "

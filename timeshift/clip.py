@@ -311,7 +311,7 @@ async def aclip(
     final = sel.with_missing(stats.missing)
     gap_report = _gap_report(out, final) if final.gaps else None
     if not keep_cache:
-        cache.discard([s.uri for s in sel.segments])
+        cache.discard(sel.segments)
     await warm_av
     media = await asyncio.to_thread(probe_media, out)
     covered = final.covered

@@ -105,11 +105,18 @@ def resolve_source(url: str | None, domain: str | None, app: str | None, stream:
 
 
 def sign_segments(segments: tuple[Segment, ...], signer: Signer | None) -> tuple[Segment, ...]:
-    """Sign segment URIs that the playlist left unsigned (query-signing types only)."""
+    """Sign segment and key URIs that the playlist left unsigned (query-signing types only)."""
     if signer is None or signer.type == "B" or (signer.type == "C" and signer.c_form == "path"):
         return segments
     marker = "auth_key=" if signer.type == "A" else f"{signer.names[0]}="
-    return tuple(s if marker in s.uri else s.copy_with(uri=signer.sign(s.uri)) for s in segments)
+
+    def sign(uri: str) -> str:
+        return uri if marker in uri else signer.sign(uri)
+
+    # A key shared by many segments is signed once, so it stays one key to fetch.
+    keys = {s.key: s.key.copy_with(uri=sign(s.key.uri)) for s in segments if s.key is not None}
+    return tuple(s.copy_with(uri=sign(s.uri), key=keys[s.key] if s.key is not None else None)
+                 for s in segments)
 
 
 async def plan_window(session: aiohttp.ClientSession, source: Source, *,

@@ -5,12 +5,20 @@ playlist has it. Otherwise it is derived: the first segment is anchored on the
 timeline entry that holds the window's start (the service answers one entry per
 segment), later ones follow by EXTINF, and after a discontinuity the timeline
 says whether time was skipped (a gap) so the run resumes where data resumes.
+
+Two more HLS forms are carried through to the fetcher (RFC 8216): AES-128 encryption
+(``#EXT-X-KEY``: the key's URI and its IV, or None for the IV derived from the media
+sequence number) and sub-ranges of a resource (``#EXT-X-BYTERANGE``, offsets made
+explicit). Forms the clip pipeline cannot use are refused with one line that names
+them: SAMPLE-AES and other methods, key formats other than ``identity``, fMP4
+(``#EXT-X-MAP``) and master playlists.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
@@ -22,11 +30,14 @@ from .errors import ForeignHostError, RemoteError, UsageError
 from .timeline import Span, merge_spans
 
 __all__ = [
+    "ByteRange",
     "Gap",
+    "Key",
     "Playlist",
     "Segment",
     "Selection",
     "assign_wall_clock",
+    "check_hosts",
     "parse_playlist",
     "select_window",
 ]
@@ -41,8 +52,49 @@ GapReason = Literal["timeline", "playlist", "missing", "before-start", "after-en
 
 
 @dataclass(frozen=True)
+class Key:
+    """An AES-128 key as a playlist names it: where to get it, and the IV if the playlist gives one.
+
+    The key's bytes are not part of this value (they are fetched, and kept, by the
+    fetcher), so a ``Key`` may be logged or put into an error.
+    """
+
+    uri: str
+    iv: bytes | None = None  # None: derived from the media sequence number (RFC 8216 §5.2)
+    method: Literal["AES-128"] = "AES-128"
+
+    def iv_for(self, sequence: int) -> bytes:
+        """The IV of the segment with media sequence number ``sequence``."""
+        return self.iv if self.iv is not None else sequence.to_bytes(16, "big")
+
+    def copy_with(self, **changes: object) -> Key:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class ByteRange:
+    """A segment that is ``length`` bytes of its URI's resource from ``offset`` on."""
+
+    length: int
+    offset: int
+
+    @property
+    def end(self) -> int:
+        """The offset just past the range."""
+        return self.offset + self.length
+
+    def header(self) -> str:
+        """The value of the HTTP ``Range`` header that asks for it."""
+        return f"bytes={self.offset}-{self.end - 1}"
+
+
+@dataclass(frozen=True)
 class Segment:
-    """One media segment: where to get it and which wall-clock span it holds (unix seconds)."""
+    """One media segment: where to get it and which wall-clock span it holds (unix seconds).
+
+    ``key`` is set when the segment is AES-128 encrypted; ``byterange`` when it is a
+    sub-range of the resource at ``uri``.
+    """
 
     uri: str
     sequence: int
@@ -50,10 +102,17 @@ class Segment:
     start: float
     discontinuity: bool = False
     dated: bool = False  # start came from PROGRAM-DATE-TIME
+    key: Key | None = None
+    byterange: ByteRange | None = None
 
     @property
     def end(self) -> float:
         return self.start + self.duration
+
+    @property
+    def iv(self) -> bytes | None:
+        """The AES-128 IV of this segment, or None if it is not encrypted."""
+        return self.key.iv_for(self.sequence) if self.key is not None else None
 
     def copy_with(self, **changes: object) -> Segment:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -91,15 +150,55 @@ def _refuse_unsupported(pl: m3u8.M3U8) -> None:
     if pl.is_variant:
         raise UsageError(
             "this is a master (variant) playlist; pass the URL of one media playlist", option="--url")
-    for key in pl.keys or []:
-        if key is not None and key.method not in (None, "NONE"):
-            raise UsageError(f"encrypted playlists (METHOD={key.method}) are not supported yet",
-                             option="--url")
-    if pl.segment_map:
-        raise UsageError("fMP4 playlists (#EXT-X-MAP) are not supported yet; "
-                         "time-shift playlists are MPEG-TS", option="--url")
-    if any(s.byterange for s in pl.segments):
-        raise UsageError("byte-range playlists are not supported yet", option="--url")
+    if pl.segment_map or any(s.init_section for s in pl.segments):
+        # The pipeline rewrites MPEG-TS timestamps on the way into ffmpeg; fMP4 fragments
+        # would need a different one. Time-shift playlists of ApsaraVideo Live are MPEG-TS.
+        raise UsageError("fMP4 playlists (#EXT-X-MAP) are not supported: clips are cut from "
+                         "MPEG-TS segments only")
+
+
+_IV = re.compile(r"0[xX]([0-9a-fA-F]{1,32})")
+_BYTERANGE = re.compile(r"\s*(\d+)\s*(?:@\s*(\d+)\s*)?")
+
+
+def _key(tag: m3u8.Key | None, sequence: int, uri: str) -> Key | None:
+    """The segment's key, None when clear (no key, or METHOD=NONE), or a refusal."""
+    if tag is None or tag.method in (None, "NONE"):
+        return None
+    if tag.method != "AES-128":
+        raise UsageError(f"segment {sequence} is encrypted with METHOD={tag.method}, which is not "
+                         "supported: only AES-128 (whole-segment) encryption is decrypted")
+    if tag.keyformat not in (None, "identity"):
+        raise UsageError(f"segment {sequence} has an AES-128 key in KEYFORMAT={tag.keyformat}, "
+                         "which is not supported: only the identity format (the key itself)")
+    if not tag.uri:
+        raise RemoteError(f"the #EXT-X-KEY of segment {sequence} has no URI", url=uri)
+    iv = None
+    if tag.iv is not None:
+        m = _IV.fullmatch(str(tag.iv).strip())
+        if m is None:
+            raise RemoteError(f"the #EXT-X-KEY IV {tag.iv!r} of segment {sequence} is not a "
+                              "128-bit hexadecimal number", url=uri)
+        iv = bytes.fromhex(m.group(1).rjust(32, "0"))
+    return Key(uri=tag.absolute_uri, iv=iv)
+
+
+def _byterange(text: str | None, seg_uri: str, previous: Segment | None, sequence: int,
+               uri: str) -> ByteRange | None:
+    """The segment's byte range with its offset made explicit (RFC 8216 §4.3.2.2)."""
+    if not text:
+        return None
+    m = _BYTERANGE.fullmatch(str(text))
+    if m is None or int(m.group(1)) == 0:
+        raise RemoteError(f"the #EXT-X-BYTERANGE {text!r} of segment {sequence} is not "
+                          "LENGTH[@OFFSET]", url=uri)
+    if m.group(2) is not None:
+        return ByteRange(int(m.group(1)), int(m.group(2)))
+    # No offset: the range starts where the previous segment's range of the same resource ended.
+    if previous is None or previous.byterange is None or previous.uri != seg_uri:
+        raise RemoteError(f"the #EXT-X-BYTERANGE of segment {sequence} has no offset and does "
+                          "not follow a range of the same resource", url=uri)
+    return ByteRange(int(m.group(1)), previous.byterange.end)
 
 
 def parse_playlist(text: str, uri: str) -> Playlist:
@@ -109,7 +208,8 @@ def parse_playlist(text: str, uri: str) -> Playlist:
 
     Raises:
         RemoteError: the text is not an HLS playlist or is over the size bound.
-        UsageError: a master playlist or a form this version does not fetch.
+        UsageError: a master playlist or a form this version does not fetch
+            (SAMPLE-AES or another method, a key format other than identity, fMP4).
     """
     if len(text) > MAX_PLAYLIST_BYTES:
         raise RemoteError(f"the playlist is over {MAX_PLAYLIST_BYTES >> 20} MiB", url=uri)
@@ -120,7 +220,7 @@ def parse_playlist(text: str, uri: str) -> Playlist:
     except (ValueError, TypeError, AttributeError, IndexError) as exc:
         raise RemoteError(f"the playlist is malformed ({exc})", url=uri) from exc
     _refuse_unsupported(pl)
-    segments = []
+    segments: list[Segment] = []
     seq0 = pl.media_sequence or 0
     offset = 0.0
     for i, s in enumerate(pl.segments):
@@ -129,10 +229,14 @@ def parse_playlist(text: str, uri: str) -> Playlist:
             raise RemoteError(f"segment {seq0 + i} has an impossible duration {s.duration!r}",
                               url=uri)
         pdt = s.current_program_date_time
+        seg_uri = s.absolute_uri
         segments.append(Segment(
-            uri=s.absolute_uri, sequence=seq0 + i, duration=duration,
+            uri=seg_uri, sequence=seq0 + i, duration=duration,
             start=pdt.timestamp() if pdt is not None else offset,
-            discontinuity=bool(s.discontinuity) and i > 0, dated=pdt is not None))
+            discontinuity=bool(s.discontinuity) and i > 0, dated=pdt is not None,
+            key=_key(s.key, seq0 + i, uri),
+            byterange=_byterange(s.byterange, seg_uri, segments[-1] if segments else None,
+                                 seq0 + i, uri)))
         offset += duration
     return Playlist(uri=uri, segments=tuple(segments), endlist=bool(pl.is_endlist),
                     target_duration=float(pl.target_duration or 0),
@@ -246,20 +350,26 @@ def select_window(segments: Sequence[Segment], start: float, end: float,
 
 def check_hosts(segments: Iterable[Segment], playlist_uri: str,
                 allowed: Iterable[str] = ()) -> None:
-    """Refuse segment URIs outside the playlist's origin and the allowed hosts.
+    """Refuse segment and key URIs outside the playlist's origin and the allowed hosts.
 
     A crafted playlist must not turn a clip or archive job into a proxy for other
-    (for instance internal) addresses.
+    (for instance internal) addresses; a key URI is fetched like a segment, so it is
+    held to the same rule.
 
     Raises:
-        ForeignHostError: a segment names another host or a scheme other than http(s).
+        ForeignHostError: a segment or key names another host or a scheme other than http(s).
     """
     origin = urlsplit(playlist_uri)
     ok = {origin.netloc.lower(), (origin.hostname or "").lower()}
     ok |= {h.lower() for h in allowed}
     for seg in segments:
-        parts = urlsplit(seg.uri)
-        if parts.scheme not in ("http", "https"):
-            raise ForeignHostError(seg.uri, f"scheme {parts.scheme or '(none)'!r} is not http(s)")
-        if parts.netloc.lower() not in ok and (parts.hostname or "").lower() not in ok:
-            raise ForeignHostError(seg.uri, f"host {parts.netloc!r} is not the playlist's origin")
+        for what, uri in (("", seg.uri), ("key ", seg.key.uri if seg.key else None)):
+            if uri is None:
+                continue
+            parts = urlsplit(uri)
+            if parts.scheme not in ("http", "https"):
+                raise ForeignHostError(uri, f"{what}scheme {parts.scheme or '(none)'!r} is not "
+                                            "http(s)")
+            if parts.netloc.lower() not in ok and (parts.hostname or "").lower() not in ok:
+                raise ForeignHostError(uri, f"{what}host {parts.netloc!r} is not the playlist's "
+                                            "origin")

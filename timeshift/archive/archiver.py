@@ -390,7 +390,7 @@ async def _run(job: ArchiveJob, store: ObjectStore, opts: ArchiveOptions, templa
     # The index last: it is the commit marker, naming only objects already stored.
     await asyncio.to_thread(store.put, index_key, build_index(archived, index_key).encode(),
                             M3U8_TYPE)
-    cache.discard([s.uri for s in sel.segments])
+    cache.discard(sel.segments)
     return JobResult(job, "ok", segments=len(archived), uploaded=counts["uploaded"],
                      skipped=counts["skipped"], bytes=counts["bytes"],
                      duration=sum(s.duration for s in archived),

@@ -152,8 +152,12 @@ class OssStore:
                     if cred.security_token else oss2.Auth(cred.access_key_id, cred.access_key_secret))
         else:
             raise UsageError(f"signing must be v1 or v4, got {signing!r}", option="--signing")
-        self._bucket = oss2.Bucket(auth, endpoint, bucket, enable_crc=True,
-                                   connect_timeout=connect_timeout, region=region)
+        try:
+            self._bucket = oss2.Bucket(auth, endpoint, bucket, enable_crc=True,
+                                       connect_timeout=connect_timeout, region=region)
+        except oss2.exceptions.ClientError as exc:
+            raise UsageError(f"{bucket!r} is not a valid bucket name ({exc.message or exc})",
+                             option="--bucket") from None
         self.retry = retry or RetryPolicy()
         self.stats: dict[str, int] = {}
 

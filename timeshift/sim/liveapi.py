@@ -31,7 +31,7 @@ from aiohttp import web
 
 from ..archive.store import ObjectStore
 from ..archive.template import validate_key
-from ..errors import UsageError
+from ..errors import StoreError, UsageError
 from ..openapi.signing import sign, string_to_sign
 from ..urls import TimeshiftURL
 from .server import BackgroundServer
@@ -210,8 +210,12 @@ async def _create_index(api: _LiveApi, p: dict[str, str]) -> dict[str, Any]:
         "Height": 720, "Width": 1280, "CreateTime": _unix_to_iso(int(api.cfg.clock())),
     }
     if api.cfg.origin and api.cfg.oss_store:
-        info["RecordUrl"] = await _write_index_oss(api, api.cfg.oss_store(p["OssBucket"]),
-                                                   app, stream, start, end, p["OssObject"])
+        try:
+            store = api.cfg.oss_store(p["OssBucket"])
+            info["RecordUrl"] = await _write_index_oss(api, store, app, stream, start, end,
+                                                       p["OssObject"])
+        except (UsageError, StoreError) as exc:
+            raise _Fail(400, "InvalidOssBucket", f"Cannot write to the bucket: {exc}") from None
     elif api.cfg.origin and api.cfg.record_root:
         info["RecordUrl"] = await _write_index(api, request_host(p), domain, app, stream,
                                                start, end, p["OssBucket"], p["OssObject"])

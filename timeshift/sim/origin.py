@@ -10,19 +10,37 @@ Faults for testing clients: per-request latency, per-connection bandwidth, gaps 
 stream, injected 5xx, truncated bodies, CDN signing type A, with or without
 PROGRAM-DATE-TIME.
 
+Other HLS forms (RFC 8216), so clients are tested end to end against each:
+
+- AES-128 (``encryption="aes-128"``): every segment encrypted (CBC, PKCS#7) under a key
+  the origin serves, rotated every ``key_rotation`` segments, with the IV written in the
+  playlist (``iv="explicit"``) or derived from the media sequence number (``"sequence"``).
+  Media sequence numbers count the segments that exist, so a segment has the same
+  number, and the same IV, in every playlist that lists it.
+- Byte ranges (``byte_ranges=N``): N consecutive segments concatenated into one
+  resource, listed with ``#EXT-X-BYTERANGE`` (offsets written where a run starts,
+  implied after); every byte route answers a single ``Range`` with 206.
+- Playlist forms only, for testing refusals: ``encryption="sample-aes"`` writes
+  ``METHOD=SAMPLE-AES`` (segments stay clear), ``fmp4_map`` writes ``#EXT-X-MAP``.
+
 URL layout::
 
     /{app}/{stream}.m3u8?lhs_start=1&...            playlists (SPEC §1)
     /{app}/{stream}/{k}.ts?t={unix}                  segment k
+    /{app}/{stream}/r{j}.ts                          byte-range resource j (segments jN..jN+N-1)
+    /{app}/{stream}/keys/{n}.key                     AES-128 key n
     /openapi/timeline/query?app&stream&format&...    timeline (SPEC §2)
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
+import hashlib
 import json
 import logging
 import math
+import os
 import random
 import re
 import time
@@ -34,6 +52,8 @@ from urllib.parse import quote
 
 import m3u8
 from aiohttp import web
+from cryptography.hazmat.primitives import padding
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from ..auth import Signer
 from ..errors import UsageError
@@ -99,6 +119,18 @@ class OriginConfig:
         streams: ``app/stream`` names that exist (None: every name does).
         seed: for the fault dice, so a run can be repeated.
         clock: the time source (tests may freeze it).
+        sign_uris: with ``signer``, sign the segment and key URIs written into playlists
+            (False: write them unsigned, so the client must sign them itself).
+        encryption: None, ``"aes-128"``, or ``"sample-aes"`` (the playlist form only).
+        iv: ``"sequence"`` (IV from the media sequence number) or ``"explicit"`` (IV= in the tag).
+        key_rotation: segments per key (0: one key for the whole stream).
+        key_length: bytes in each served key (not 16: tests a client's check).
+        key_host: host:port written into absolute key URIs (e.g. to test host checks).
+        key_secret: what the keys are derived from (random per origin).
+        byte_ranges: segments per byte-range resource (0: one resource per segment, no ranges).
+        range_fault: ``"ignore"`` answers a Range request 200 with the whole resource;
+            ``"wrong"`` answers 206 with the range one byte later than asked.
+        fmp4_map: write ``#EXT-X-MAP`` (the playlist form only; segments stay MPEG-TS).
     """
 
     samples: Path = DEFAULT_SAMPLES
@@ -118,6 +150,16 @@ class OriginConfig:
     seed: int | None = None
     clock: Callable[[], float] = time.time
     counters: dict[str, int] = field(default_factory=dict)
+    sign_uris: bool = True
+    encryption: str | None = None
+    iv: str = "sequence"
+    key_rotation: int = 0
+    key_length: int = 16
+    key_host: str | None = None
+    key_secret: bytes = field(default_factory=lambda: os.urandom(16), repr=False)
+    byte_ranges: int = 0
+    range_fault: str | None = None
+    fmp4_map: bool = False
 
 
 class _Stream:
@@ -131,6 +173,11 @@ class _Stream:
         self.t0 = float(start)
         self.cfg = cfg
         self.gaps = cfg.gaps
+        # Grid slots inside gaps, sorted: a segment's media sequence number skips them.
+        d = self.duration
+        self.gap_slots = sorted({j for gs, ge in self.gaps
+                                 for j in range(max(0, math.floor(gs / d) - 1), math.ceil(ge / d) + 1)
+                                 if self.in_gap(j)})
 
     def span(self, k: int) -> tuple[float, float]:
         return self.t0 + k * self.duration, self.t0 + (k + 1) * self.duration
@@ -144,6 +191,57 @@ class _Stream:
 
     def index_at(self, t: float) -> int:
         return math.floor((t - self.t0) / self.duration + 1e-9)
+
+    def sequence(self, k: int) -> int:
+        """Segment ``k``'s media sequence number: segments that exist are numbered one by one,
+        so the number (and an IV derived from it) is the same in every playlist."""
+        return k - bisect.bisect_left(self.gap_slots, k)
+
+    # -- AES-128 and byte ranges
+
+    def key_index(self, k: int) -> int:
+        return k // self.cfg.key_rotation if self.cfg.key_rotation else 0
+
+    def key(self, n: int) -> bytes:
+        """Key ``n``: the 16 bytes that encrypt segments ``n*key_rotation`` on."""
+        return hashlib.sha256(self.cfg.key_secret + b"key" + n.to_bytes(8, "big")).digest()[:16]
+
+    def served_key(self, n: int) -> bytes:
+        """Key ``n`` as served: ``key_length`` bytes (the key, cut short or padded out)."""
+        length = self.cfg.key_length
+        return (self.key(n) * (length // 16 + 1))[:length]
+
+    def explicit_iv(self, n: int) -> bytes:
+        return hashlib.sha256(self.cfg.key_secret + b"iv" + n.to_bytes(8, "big")).digest()[:16]
+
+    def iv(self, k: int) -> bytes:
+        if self.cfg.iv == "explicit":
+            return self.explicit_iv(self.key_index(k))
+        return self.sequence(k).to_bytes(16, "big")
+
+    def plain(self, k: int) -> bytes:
+        return self.segments[k % len(self.segments)]
+
+    def wire(self, k: int) -> bytes:
+        """Segment ``k``'s bytes as served: encrypted under its key and IV when AES-128 is on."""
+        data = self.plain(k)
+        if self.cfg.encryption != "aes-128":
+            return data
+        padder = padding.PKCS7(128).padder()
+        padded = padder.update(data) + padder.finalize()
+        encryptor = Cipher(algorithms.AES(self.key(self.key_index(k))),
+                           modes.CBC(self.iv(k))).encryptor()
+        return encryptor.update(padded) + encryptor.finalize()
+
+    def wire_length(self, k: int) -> int:
+        n = len(self.plain(k))
+        return (n // 16 + 1) * 16 if self.cfg.encryption == "aes-128" else n
+
+    def range_of(self, k: int) -> tuple[int, int]:
+        """Segment ``k``'s resource and its offset in it (byte-range mode)."""
+        n = self.cfg.byte_ranges
+        j = k // n
+        return j, sum(self.wire_length(m) for m in range(j * n, k))
 
     def discontinuity_before(self, k: int) -> bool:
         """True where timestamps jump: the sample cycle wraps, or a gap ends."""
@@ -163,32 +261,80 @@ def _playlist(stream: _Stream, indices: list[int], request: web.Request, app: st
               endlist: bool, vod: bool) -> str:
     cfg = stream.cfg
     pl = m3u8.M3U8()
-    pl.version = 3
+    # The lowest version that has every tag written: IV (2), BYTERANGE (4), MAP in a media playlist (6).
+    pl.version = 6 if cfg.fmp4_map else 4 if cfg.byte_ranges else 3
     pl.target_duration = math.ceil(stream.duration)
-    pl.media_sequence = indices[0] if indices else 0
+    pl.media_sequence = stream.sequence(indices[0]) if indices else 0
     pl.discontinuity_sequence = stream.discontinuities_before(indices[0]) if indices else 0
     pl.is_endlist = endlist
     if vod:
         pl.playlist_type = "vod"
+    prefix = f"/{quote(app, safe='')}/{quote(name, safe='')}"
+
+    def link(path: str, query: str = "", host: str | None = None) -> str:
+        """A URI for ``path`` under the stream: relative, or absolute on ``host``; signed
+        the same way the CDN would check it."""
+        uri = f"{quote(name, safe='')}/{path}"
+        if host or cfg.absolute_uris:
+            uri = f"{request.scheme}://{host or request.host}{prefix}/{path}"
+        params = [query] if query else []
+        if cfg.signer is not None and cfg.sign_uris:
+            signed = cfg.signer.sign(f"{prefix}/{path}", timestamp=int(cfg.clock()))
+            params.append(signed.split("?", 1)[1])
+        return uri + ("?" + "&".join(params) if params else "")
+
+    keys: dict[int, m3u8.Key] = {}  # one tag object per key: m3u8 writes a tag where it changes
+
+    def key_tag(k: int) -> m3u8.Key | None:
+        if cfg.encryption is None:
+            return None
+        n = stream.key_index(k)
+        if n not in keys:
+            method = "SAMPLE-AES" if cfg.encryption == "sample-aes" else "AES-128"
+            iv = "0x" + stream.explicit_iv(n).hex() if cfg.iv == "explicit" else None
+            keys[n] = m3u8.Key(method, None, uri=link(f"keys/{n}.key", host=cfg.key_host), iv=iv)
+        return keys[n]
+
     prev = None
     for k in indices:
         start, _ = stream.span(k)
-        path = f"/{quote(app, safe='')}/{quote(name, safe='')}/{k}.ts"
-        uri = f"{quote(name, safe='')}/{k}.ts?t={int(start)}"
-        if cfg.absolute_uris or cfg.segment_host:
-            host = cfg.segment_host or request.host
-            uri = f"{request.scheme}://{host}{path}?t={int(start)}"
-        if cfg.signer is not None:
-            # The origin signs the segment path the same way the CDN would check it.
-            signed = cfg.signer.sign(path, timestamp=int(cfg.clock()))
-            uri += "&" + signed.split("?", 1)[1]
+        byterange = None
+        if cfg.byte_ranges:
+            j, offset = stream.range_of(k)
+            uri = link(f"r{j}.ts", host=cfg.segment_host)
+            # The offset is left out where it follows the previous segment of the same resource.
+            implied = prev == k - 1 and prev // cfg.byte_ranges == j
+            byterange = f"{stream.wire_length(k)}" + ("" if implied else f"@{offset}")
+        else:
+            uri = link(f"{k}.ts", f"t={int(start)}", host=cfg.segment_host)
         pdt = (datetime.fromtimestamp(start, timezone.utc)
                if cfg.program_date_time else None)
         disc = prev is not None and (k != prev + 1 or stream.discontinuity_before(k))
+        init = {"uri": f"{quote(name, safe='')}/init.mp4"} if cfg.fmp4_map else None
         pl.add_segment(m3u8.Segment(uri=uri, duration=stream.duration, program_date_time=pdt,
-                                    discontinuity=disc))
+                                    discontinuity=disc, keyobject=key_tag(k),
+                                    byterange=byterange, init_section=init))
         prev = k
     return str(pl.dumps())
+
+
+def _parse_range(header: str, size: int) -> tuple[int, int] | None:
+    """A single ``bytes=`` range as ``(first, last)`` within ``size``; None if unsatisfiable.
+
+    Raises:
+        ValueError: not one range of that form (the caller then serves the whole body).
+    """
+    m = re.fullmatch(r"\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*", header)
+    if m is None or not (m.group(1) or m.group(2)):
+        raise ValueError(header)
+    if not m.group(1):  # bytes=-n: the last n bytes
+        n = int(m.group(2))
+        return (max(0, size - n), size - 1) if n else None
+    first = int(m.group(1))
+    last = min(int(m.group(2)), size - 1) if m.group(2) else size - 1
+    if m.group(2) and int(m.group(2)) < first:
+        raise ValueError(header)
+    return (first, last) if first < size else None
 
 
 class _Origin:
@@ -197,6 +343,17 @@ class _Origin:
             # Playlists carry the origin's own signature in each segment's query, as type A does.
             raise UsageError(f"the local origin checks type A signing only, not {cfg.signer.type}",
                              option="--auth-type")
+        for value, allowed, option in (
+                (cfg.encryption, (None, "aes-128", "sample-aes"), "--encrypt"),
+                (cfg.iv, ("sequence", "explicit"), "--iv"),
+                (cfg.range_fault, (None, "ignore", "wrong"), "--range-fault")):
+            if value not in allowed:
+                raise UsageError(f"{value!r} is not one of {', '.join(map(str, allowed))}",
+                                 option=option)
+        for number, option in ((cfg.key_rotation, "--key-rotation"),
+                               (cfg.byte_ranges, "--byte-ranges"), (cfg.key_length, "--key-length")):
+            if number < 0:
+                raise UsageError(f"must be 0 or more, not {number}", option=option)
         self.cfg = cfg
         self.stream = _Stream(cfg)
         self.rng = random.Random(cfg.seed)
@@ -280,10 +437,49 @@ class _Origin:
         known = self.known(request.match_info["app"], request.match_info["stream"])
         if not known or not self.stream.exists(k, self.cfg.clock()):
             return web.Response(status=404, text="404 no such segment\n")
-        data = self.stream.segments[k % len(self.stream.segments)]
         self.count("segments")
+        return await self.send(request, self.stream.wire(k))
+
+    async def resource(self, request: web.Request) -> web.StreamResponse:
+        """Byte-range resource j: segments jN..jN+N-1 end to end, as far as they have ended."""
+        j, n, s = int(request.match_info["j"]), self.cfg.byte_ranges, self.stream
+        now = self.cfg.clock()
+        ks = [k for k in range(j * n, (j + 1) * n) if k >= 0 and s.span(k)[1] <= now]
+        known = self.known(request.match_info["app"], request.match_info["stream"])
+        if not n or not known or not any(s.exists(k, now) for k in ks):
+            return web.Response(status=404, text="404 no such resource\n")
+        self.count("segments")
+        return await self.send(request, b"".join(s.wire(k) for k in ks))
+
+    async def key(self, request: web.Request) -> web.Response:
+        if self.cfg.encryption is None or not self.known(request.match_info["app"],
+                                                         request.match_info["stream"]):
+            return web.Response(status=404, text="404 no such key\n")
+        self.count("keys")
+        return web.Response(body=self.stream.served_key(int(request.match_info["n"])),
+                            content_type="application/octet-stream",
+                            headers={"Cache-Control": "private, no-store"})
+
+    async def send(self, request: web.Request, data: bytes) -> web.StreamResponse:
+        """Answer with ``data`` (or the single range asked for), with the bandwidth and
+        truncation faults applied."""
+        status, headers = 200, {"Content-Type": "video/MP2T", "Accept-Ranges": "bytes"}
+        if "Range" in request.headers and self.cfg.range_fault != "ignore":
+            try:
+                asked = _parse_range(request.headers["Range"], len(data))
+            except ValueError:
+                asked = (0, len(data) - 1)  # not one plain range: the whole body, as RFC 9110 allows
+            else:
+                if asked is None:
+                    return web.Response(status=416, headers={"Content-Range": f"bytes */{len(data)}"})
+                if self.cfg.range_fault == "wrong":  # one byte late, as a broken cache node might be
+                    asked = (asked[0] + 1, min(asked[1] + 1, len(data) - 1))
+                status = 206
+                headers["Content-Range"] = f"bytes {asked[0]}-{asked[1]}/{len(data)}"
+                self.count("ranges")
+            data = data[asked[0]:asked[1] + 1]
         truncate = self.cfg.truncate_rate and self.rng.random() < self.cfg.truncate_rate
-        resp = web.StreamResponse(headers={"Content-Type": "video/MP2T"})
+        resp = web.StreamResponse(status=status, headers=headers)
         resp.content_length = len(data)
         try:
             await resp.prepare(request)
@@ -342,6 +538,8 @@ def make_origin_app(cfg: OriginConfig) -> web.Application:
     app.router.add_get("/openapi/timeline/query", origin.timeline)
     app.router.add_get("/{app}/{stream}.m3u8", origin.playlist)
     app.router.add_get(r"/{app}/{stream}/{k:\d+}.ts", origin.segment)
+    app.router.add_get(r"/{app}/{stream}/r{j:\d+}.ts", origin.resource)
+    app.router.add_get(r"/{app}/{stream}/keys/{n:\d+}.key", origin.key)
     return app
 
 
