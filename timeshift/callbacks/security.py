@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from ..errors import UsageError
 
-__all__ = ["Network", "RateLimiter", "parse_networks", "secret_matches", "source_allowed"]
+__all__ = ["Network", "RateLimiter", "mask_secret", "parse_networks", "secret_matches",
+           "source_allowed", "with_secret"]
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -109,3 +112,18 @@ class RateLimiter:
         if bucket is None:
             return 0.0
         return max(0.0, (1 - bucket.tokens) / self.rate)
+
+
+def with_secret(url: str, param: str, secret: str | None) -> str:
+    """``url`` with ``param=secret`` added to its query, for registering with the service."""
+    if not secret:
+        return url
+    base, _, fragment = url.partition("#")
+    joiner = "&" if "?" in base else "?"
+    out = f"{base}{joiner}{quote(param, safe='')}={quote(secret, safe='')}"
+    return f"{out}#{fragment}" if fragment else out
+
+
+def mask_secret(url: str, param: str) -> str:
+    """``url`` with the value of ``param`` hidden, for output and logs."""
+    return re.sub(rf"(?<=[?&]){re.escape(param)}=[^&#]*", f"{param}=***", url)

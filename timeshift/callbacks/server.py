@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -35,7 +34,7 @@ from .jobs import JobRunner, SessionResolver, record_file_job, session_job
 from .models import RecordFileEvent, parse_on_demand, parse_publish, parse_record_event
 from .queue import JobQueue
 from .rules import Rules
-from .security import Network, RateLimiter, secret_matches, source_allowed
+from .security import Network, RateLimiter, mask_secret, secret_matches, source_allowed
 from .worker import Worker
 
 __all__ = ["ReceiverConfig", "ReceiverServer", "make_receiver_app"]
@@ -81,14 +80,13 @@ class _Receiver:
         self.clock = clock
         self.limiter = RateLimiter(cfg.rate, cfg.burst)
         self.counters: dict[str, int] = {}
-        self._secret_re = re.compile(rf"(?<=[?&]){re.escape(cfg.secret_param)}=[^&#]*")
 
     def count(self, key: str) -> None:
         self.counters[key] = self.counters.get(key, 0) + 1
 
     def shown(self, request: web.Request) -> str:
         """The request line fit for a log: the shared secret and signing values masked."""
-        return redact_url(self._secret_re.sub(f"{self.cfg.secret_param}=***", request.path_qs))
+        return redact_url(mask_secret(request.path_qs, self.cfg.secret_param))
 
     def refuse(self, request: web.Request, status: int, reason: str,
                headers: dict[str, str] | None = None) -> web.Response:
