@@ -202,10 +202,10 @@ class ReceiverServer(BackgroundServer):
 
     def __init__(self, cfg: ReceiverConfig, queue_path: str | Path, runner: JobRunner, *,
                  resolver: SessionResolver | None = None, host: str = "127.0.0.1",
-                 port: int = 0) -> None:
+                 port: int = 0, clock: Callable[[], float] = time.time) -> None:
         self.config = cfg
-        super().__init__(lambda: make_receiver_app(cfg, queue_path, runner, resolver=resolver),
-                         host, port)
+        super().__init__(lambda: make_receiver_app(cfg, queue_path, runner, resolver=resolver,
+                                                   clock=clock), host, port)
 
     @property
     def counters(self) -> dict[str, Any]:
