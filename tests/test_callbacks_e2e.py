@@ -304,7 +304,7 @@ def test_serve_from_the_cli_with_the_log_runner(tmp_path: Path) -> None:
         assert "done" in text.stdout and "1 job(s)" in text.stdout
     finally:
         proc.terminate()
-        proc.wait(10)
+        proc.communicate(timeout=10)
 
 
 @pytest.mark.parametrize(
@@ -325,3 +325,39 @@ def test_serve_refuses_bad_input_in_one_line(tmp_path: Path, args: list[str], fl
                 *[str(rules) if a == "RULES" else a for a in args])
     assert r.returncode == 2 and flag in r.stderr, r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_origin_retries_a_failed_callback_as_the_service_does() -> None:
+    """A receiver that fails twice gets the callback on the third try; one that never
+    answers 200 is given up after 1 + 5 tries, and the origin goes on."""
+    from aiohttp import web
+
+    from timeshift.sim.server import BackgroundServer
+
+    seen: list[dict[str, str]] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        seen.append(dict(request.query))
+        if request.query["id"] == "down" or len([s for s in seen if s["id"] == "cam1"]) <= 2:
+            return web.Response(status=503)
+        return web.Response(text="ok")
+
+    def app() -> web.Application:
+        a = web.Application()
+        a.router.add_get("/hook", hook)
+        return a
+
+    with BackgroundServer(app) as hooks:
+        t0 = float(int(time.time()) - 30)
+        cfg = OriginConfig(stream_start=t0, notify_url=hooks.url + "/hook?token=x",
+                           notify_streams=("live/cam1", "live/down"), notify_domain=PLAY,
+                           notify_retry_interval=0.02)
+        with OriginServer(cfg):
+            wait_until(lambda: cfg.counters.get("notify_failed") == 1, what="the give-up")
+            wait_until(lambda: cfg.counters.get("notify_publish") == 1, what="the delivery")
+    cam = [s for s in seen if s["id"] == "cam1"]
+    assert len(cam) == 3 and len([s for s in seen if s["id"] == "down"]) == 6
+    # The session under way at start-up is announced with its real start, in the seed's form.
+    assert cam[-1] == {"token": "x", "action": "publish", "app": PLAY, "appname": "live",
+                       "id": "cam1", "ip": "127.0.0.1", "node": "timeshift-sim-origin",
+                       "usrargs": "", "time": str(int(t0))}

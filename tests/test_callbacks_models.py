@@ -350,3 +350,13 @@ def test_rate_limiter_refills_and_forgets_old_sources() -> None:
     assert lim.allow("a") and not lim.allow("a")
     assert lim.allow("b") and lim.allow("c")  # a is forgotten: only two sources are kept
     assert len(lim._buckets) == 2 and "a" not in lim._buckets
+
+
+def test_the_readme_rules_example_loads() -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    example = readme.split("Rules file (JSON", 1)[1].split("```json", 1)[1].split("```", 1)[0]
+    rules = parse_rules(example)
+    assert rules.decide(OnDemandQuery("d.com", "live", "vip-1", "h265", 1000)).need_record
+    assert rules.archive_rule("d.com", "live", "cam1", "record_file") is not None

@@ -393,7 +393,7 @@ def test_a_receiver_killed_mid_job_loses_nothing_and_runs_the_job_once(
         publish(remote, "publish", 1_800_000_400)  # type: ignore[arg-type]
     finally:
         proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
+        proc.communicate(timeout=10)
     (job,) = jobs_in(path)
     assert (job.state, job.attempts) == ("running", 1)  # what the crash left behind
 
