@@ -426,3 +426,17 @@ def test_a_graceful_stop_puts_the_running_job_back(
     make_receiver(rec2)
     wait_until(lambda: rec2.jobs, what="the job after the restart")
     assert rec.jobs == [] and len(rec2.jobs) == 1
+
+
+def test_one_receiver_per_queue(make_receiver: Callable[..., ReceiverServer],
+                                tmp_path: Path) -> None:
+    """A second receiver would take the first one's running jobs for a crash's leftovers."""
+    from timeshift.errors import UsageError
+
+    first = make_receiver()
+    with pytest.raises(UsageError) as info:
+        make_receiver()
+    assert info.value.option == "--queue" and "another receiver" in str(info.value)
+    first.stop()
+    make_receiver()  # free again once the first has stopped
+    assert len(jobs_in(tmp_path / "queue.sqlite")) == 0  # readers need no lock

@@ -18,6 +18,7 @@ other processes (``timeshift callbacks jobs``) may read at the same time (WAL).
 
 from __future__ import annotations
 
+import fcntl
 import json
 import sqlite3
 import time
@@ -25,7 +26,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import IO, Any, Literal
 
 from ..errors import UsageError
 from .jobs import JobSpec
@@ -109,16 +110,23 @@ class SessionClose:
 class JobQueue:
     """Jobs and sessions in one SQLite file.
 
+    ``owner``: this is the receiver's queue; a lock file beside it keeps a second receiver
+    from using it at the same time (readers such as ``callbacks jobs`` need no lock).
+
     Raises:
         UsageError: the file cannot be opened or is not this queue's database (``--queue``).
     """
 
-    def __init__(self, path: str | Path, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, path: str | Path, *, owner: bool = False,
+                 clock: Callable[[], float] = time.time) -> None:
         self.path = Path(path)
         self.clock = clock
+        self._lock: IO[bytes] | None = None
         try:
             if self.path.parent != Path(""):
                 self.path.parent.mkdir(parents=True, exist_ok=True)
+            if owner:
+                self._take_ownership()
             # isolation_level=None: no implicit transactions; writes that must be atomic
             # take BEGIN IMMEDIATE themselves (see _tx).
             self.db = sqlite3.connect(self.path, isolation_level=None, timeout=10)
@@ -127,11 +135,28 @@ class JobQueue:
             self.db.execute("PRAGMA synchronous=FULL")  # a job acknowledged is a job kept
             self.db.executescript(_SCHEMA)
         except (OSError, sqlite3.DatabaseError) as exc:
+            if self._lock is not None:
+                self._lock.close()
             raise UsageError(f"cannot use {self.path} as the job queue: {exc}",
                              option="--queue") from None
 
+    def _take_ownership(self) -> None:
+        # recover() treats every running job as orphaned, which is only true if no other
+        # receiver works this queue; the OS drops the lock when its holder dies, even by kill -9.
+        lock = open(self.path.with_name(self.path.name + ".lock"), "wb")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            raise UsageError(f"another receiver is using {self.path}; one receiver per queue",
+                             option="--queue") from None
+        self._lock = lock
+
     def close(self) -> None:
         self.db.close()
+        if self._lock is not None:
+            self._lock.close()  # closing releases the flock
+            self._lock = None
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -221,8 +246,8 @@ class JobQueue:
     def recover(self) -> int:
         """Jobs a crash left ``running`` go back to ``queued``; returns how many.
 
-        Only one receiver may use a queue file at a time, so anything running at start-up
-        was running when the last one died.
+        Only one receiver (the ``owner``) may use a queue file at a time, so anything running
+        at start-up was running when the last one died.
         """
         cur = self.db.execute("UPDATE jobs SET state = 'queued', updated = ? "
                               "WHERE state = 'running'", (self.clock(),))

@@ -172,7 +172,7 @@ def make_receiver_app(cfg: ReceiverConfig, queue_path: str | Path, runner: JobRu
     The queue is opened here, in the thread that serves (SQLite connections stay in theirs);
     jobs a crash left running are queued again before the first request.
     """
-    queue = JobQueue(queue_path, clock=clock)
+    queue = JobQueue(queue_path, owner=True, clock=clock)
     recovered = queue.recover()
     if recovered:
         log.warning("%d job(s) were running when the receiver stopped; queued again", recovered)
