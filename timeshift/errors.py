@@ -12,6 +12,7 @@
     │   └── StoreError              OSS answered an error (code, RequestId, bucket, key)
     ├── ForeignHostError            exit 1: a playlist names a host outside its origin
     ├── TransportError              exit 1: no usable answer (connection, timeout, truncated body)
+    ├── PayloadError                a callback from the service is malformed (the receiver answers 400)
     └── GapError                    exit 3: the asked-for window has gaps and gaps were not allowed
 
 Errors carry structured fields and build their message in ``__str__`` so that
@@ -30,6 +31,7 @@ __all__ = [
     "ForeignHostError",
     "GapError",
     "NotFoundError",
+    "PayloadError",
     "RemoteError",
     "StoreError",
     "TimelineError",
@@ -203,6 +205,25 @@ class TransportError(TimeshiftError):
 
     def __str__(self) -> str:
         return f"{self.message} ({self.url})" if self.url else self.message
+
+
+class PayloadError(TimeshiftError):
+    """A callback's payload is malformed or incomplete; ``field`` names the part at fault.
+
+    The callback receiver answers it with 400 and logs it; it never ends the receiver.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}" if self.field else self.message
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        out["field"] = self.field
+        return out
 
 
 class ForeignHostError(TimeshiftError):

@@ -125,6 +125,11 @@ class PublishInfo:
         return asdict(self)
 
 
+def _check_notify_url(url: str, option: str) -> None:
+    if not url.startswith(("http://", "https://")):
+        raise UsageError(f"{url[:40]!r} must be an http:// or https:// URL", option=option)
+
+
 def _stream(domain: str, app: str, stream: str) -> dict[str, str]:
     for flag, value in (("--domain", domain), ("--app", app), ("--stream", stream)):
         if not value:
@@ -232,12 +237,18 @@ class LiveApi:
         self.call("DeleteLiveAppRecordConfig", DomainName=domain, AppName=app)
 
     def set_record_notify_config(self, domain: str, notify_url: str, *,
-                                 need_status_notify: bool = False, update: bool = False) -> None:
-        """Add (or with ``update``, UpdateLiveRecordNotifyConfig) the recording callback URL."""
-        if not notify_url.startswith(("http://", "https://")):
-            raise UsageError("must be an http(s) URL", option="--notify-url")
+                                 need_status_notify: bool = False, update: bool = False,
+                                 on_demand_url: str | None = None) -> None:
+        """Add (or with ``update``, UpdateLiveRecordNotifyConfig) the recording callback URL.
+
+        ``on_demand_url`` is where the service asks whether to record a stream (seed 11.13).
+        """
+        _check_notify_url(notify_url, "--record-notify-url")
+        if on_demand_url is not None:
+            _check_notify_url(on_demand_url, "--on-demand-url")
         self.call("UpdateLiveRecordNotifyConfig" if update else "AddLiveRecordNotifyConfig",
-                  DomainName=domain, NotifyUrl=notify_url, NeedStatusNotify=need_status_notify)
+                  DomainName=domain, NotifyUrl=notify_url, NeedStatusNotify=need_status_notify,
+                  OnDemandUrl=on_demand_url)
 
     def describe_record_notify_config(self, domain: str) -> dict[str, Any] | None:
         body = self.call("DescribeLiveRecordNotifyConfig", DomainName=domain)
@@ -246,6 +257,24 @@ class LiveApi:
 
     def delete_record_notify_config(self, domain: str) -> None:
         self.call("DeleteLiveRecordNotifyConfig", DomainName=domain)
+
+    def set_streams_notify_url(self, domain: str, notify_url: str) -> None:
+        """SetLiveStreamsNotifyUrlConfig: where publish / publish_done callbacks go (seed 7.1)."""
+        if not domain:
+            raise UsageError("is required", option="--domain")
+        _check_notify_url(notify_url, "--notify-url")
+        self.call("SetLiveStreamsNotifyUrlConfig", DomainName=domain, NotifyUrl=notify_url)
+
+    def describe_streams_notify_url(self, domain: str) -> dict[str, Any] | None:
+        """DescribeLiveStreamsNotifyUrlConfig: the domain's publish callback, or None."""
+        body = self.call("DescribeLiveStreamsNotifyUrlConfig", DomainName=domain)
+        # The seed's example names the object NotifyUrlConfig, its table LiveStreamsNotifyConfig.
+        conf = body.get("LiveStreamsNotifyConfig") or body.get("NotifyUrlConfig")
+        return dict(conf) if conf else None
+
+    def delete_streams_notify_url(self, domain: str) -> None:
+        """DeleteLiveStreamsNotifyUrlConfig."""
+        self.call("DeleteLiveStreamsNotifyUrlConfig", DomainName=domain)
 
     # -- which streams were live
 

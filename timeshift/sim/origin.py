@@ -22,6 +22,11 @@ Other HLS forms (RFC 8216), so clients are tested end to end against each:
   implied after); every byte route answers a single ``Range`` with 206.
 - Playlist forms only, for testing refusals: ``encryption="sample-aes"`` writes
   ``METHOD=SAMPLE-AES`` (segments stay clear), ``fmp4_map`` writes ``#EXT-X-MAP``.
+Publishing sessions are the stretches between gaps. With ``notify_url`` the origin sends the
+service's publish notify (seed 7.4) for them: ``publish`` when a session starts (and, at
+start-up, for the session under way) and ``publish_done`` when it ends, retried like the
+service (5 s timeout, 5 retries 1 s apart) and, to test receivers, delivered
+``notify_deliveries`` times each.
 
 URL layout::
 
@@ -35,7 +40,7 @@ URL layout::
 from __future__ import annotations
 
 import asyncio
-import bisect
+import contextlib
 import hashlib
 import json
 import logging
@@ -44,23 +49,27 @@ import os
 import random
 import re
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import quote
 
+import aiohttp
 import m3u8
 from aiohttp import web
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from yarl import URL
 
 from ..auth import Signer
-from ..errors import UsageError
+from ..callbacks.models import PublishAction, PublishNotify
+from ..errors import UsageError, redact_url
 from ..times import NS_PER_S, LhsParam
 from .server import BackgroundServer
 
-__all__ = ["OriginConfig", "OriginServer", "load_segments", "make_origin_app", "parse_gaps"]
+__all__ = ["OriginConfig", "OriginServer", "load_segments", "make_origin_app", "parse_gaps",
+           "publish_events", "publish_sessions"]
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +92,31 @@ def parse_gaps(text: str) -> tuple[tuple[float, float], ...]:
                              option="--gaps")
         out.append((float(m.group(1)), float(m.group(2))))
     return tuple(out)
+
+
+def publish_sessions(gaps: tuple[tuple[float, float], ...]) -> list[tuple[float, float | None]]:
+    """The publishing sessions between gaps, in seconds after the stream's start (end None: open)."""
+    sessions: list[tuple[float, float | None]] = []
+    at = 0.0
+    for gs, ge in sorted(gaps):
+        if ge <= at:
+            continue
+        if gs > at:
+            sessions.append((at, gs))
+        at = max(at, ge)
+    sessions.append((at, None))
+    return sessions
+
+
+def publish_events(t0: float, gaps: tuple[tuple[float, float], ...], after: float,
+                   until: float) -> list[tuple[float, PublishAction]]:
+    """The publish / publish_done moments in ``(after, until]``, unix seconds, in order."""
+    out: list[tuple[float, PublishAction]] = []
+    for a, b in publish_sessions(gaps):
+        out.append((t0 + a, "publish"))
+        if b is not None:
+            out.append((t0 + b, "publish_done"))
+    return [(t, action) for t, action in out if after < t <= until]
 
 
 def load_segments(folder: Path) -> tuple[list[bytes], float]:
@@ -131,6 +165,14 @@ class OriginConfig:
         range_fault: ``"ignore"`` answers a Range request 200 with the whole resource;
             ``"wrong"`` answers 206 with the range one byte later than asked.
         fmp4_map: write ``#EXT-X-MAP`` (the playlist form only; segments stay MPEG-TS).
+        notify_url: send publish / publish_done callbacks here (seed 7.4).
+        notify_domain: the callbacks' ``app`` (domain) value; default the origin's host:port,
+            which is the play domain of the local stack.
+        notify_streams: the ``app/stream`` names announced (default ``streams``, else live/cam1).
+        notify_deliveries: how many times each callback is delivered even when answered
+            (the service's retries after a lost answer), to test receivers' de-duplication.
+        notify_retries, notify_retry_interval, notify_timeout: the service's retry policy
+            for an unanswered or failed callback (5 retries, 1 s apart, 5 s timeout).
     """
 
     samples: Path = DEFAULT_SAMPLES
@@ -160,6 +202,13 @@ class OriginConfig:
     byte_ranges: int = 0
     range_fault: str | None = None
     fmp4_map: bool = False
+    notify_url: str | None = None
+    notify_domain: str | None = None
+    notify_streams: tuple[str, ...] | None = None
+    notify_deliveries: int = 1
+    notify_retries: int = 5
+    notify_retry_interval: float = 1.0
+    notify_timeout: float = 5.0
 
 
 class _Stream:
@@ -173,11 +222,17 @@ class _Stream:
         self.t0 = float(start)
         self.cfg = cfg
         self.gaps = cfg.gaps
-        # Grid slots inside gaps, sorted: a segment's media sequence number skips them.
+        # Grid slots inside gaps, as merged [lo, hi) runs (gaps may be years long, so never
+        # one by one): a segment's media sequence number skips them.
         d = self.duration
-        self.gap_slots = sorted({j for gs, ge in self.gaps
-                                 for j in range(max(0, math.floor(gs / d) - 1), math.ceil(ge / d) + 1)
-                                 if self.in_gap(j)})
+        runs: list[list[int]] = []
+        for lo, hi in sorted((max(0, math.floor(gs / d)), math.ceil(ge / d))
+                             for gs, ge in self.gaps if ge > gs):
+            if runs and lo <= runs[-1][1]:
+                runs[-1][1] = max(runs[-1][1], hi)
+            elif hi > lo:
+                runs.append([lo, hi])
+        self.gap_runs = [(lo, hi) for lo, hi in runs]
 
     def span(self, k: int) -> tuple[float, float]:
         return self.t0 + k * self.duration, self.t0 + (k + 1) * self.duration
@@ -195,7 +250,7 @@ class _Stream:
     def sequence(self, k: int) -> int:
         """Segment ``k``'s media sequence number: segments that exist are numbered one by one,
         so the number (and an IV derived from it) is the same in every playlist."""
-        return k - bisect.bisect_left(self.gap_slots, k)
+        return k - sum(max(0, min(hi, k) - lo) for lo, hi in self.gap_runs)
 
     # -- AES-128 and byte ranges
 
@@ -358,6 +413,10 @@ class _Origin:
         self.stream = _Stream(cfg)
         self.rng = random.Random(cfg.seed)
         self.sessions: dict[str, float] = {}
+        self.domain = cfg.notify_domain
+        self._bound = asyncio.Event()
+        if self.domain is not None:
+            self._bound.set()
 
     def count(self, what: str) -> None:
         self.cfg.counters[what] = self.cfg.counters.get(what, 0) + 1
@@ -530,11 +589,87 @@ class _Origin:
                                   "content": {"current": int(now), "timeline": entries}})
 
 
+    # -- publish notify (seed 7.4)
+
+    def bind(self, netloc: str) -> None:
+        """The origin's own host:port is known: it names the domain in callbacks by default."""
+        if self.domain is None:
+            self.domain = netloc
+        self._bound.set()
+
+    async def notifier(self) -> None:
+        """Announce sessions as the clock reaches their starts and ends."""
+        cfg, s = self.cfg, self.stream
+        await self._bound.wait()
+        timeout = aiohttp.ClientTimeout(total=cfg.notify_timeout)
+        async with aiohttp.ClientSession(timeout=timeout) as http:
+            after = cfg.clock()
+            past = publish_events(s.t0, s.gaps, -math.inf, after)
+            if past and past[-1][1] == "publish":
+                # The session under way began before anyone could be told: tell now, with
+                # its real start time, as the service did then.
+                await self.announce(http, *past[-1])
+            while True:
+                upcoming = publish_events(s.t0, s.gaps, after, math.inf)
+                if not upcoming:
+                    return
+                at, action = upcoming[0]
+                while (wait := at - cfg.clock()) > 0:
+                    await asyncio.sleep(min(wait, 1.0))
+                await self.announce(http, at, action)
+                after = at
+
+    async def announce(self, http: aiohttp.ClientSession, at: float,
+                       action: PublishAction) -> None:
+        names = self.cfg.notify_streams or self.cfg.streams or ("live/cam1",)
+        assert self.domain is not None
+        notes = [PublishNotify(action, self.domain, app, stream, int(at), "127.0.0.1",
+                               "timeshift-sim-origin")
+                 for app, _, stream in (name.partition("/") for name in names)]
+        await asyncio.gather(*(self.deliver(http, note) for note in notes))
+
+    async def deliver(self, http: aiohttp.ClientSession, note: PublishNotify) -> None:
+        """Deliver one callback ``notify_deliveries`` times, each retried as the service does."""
+        cfg = self.cfg
+        assert cfg.notify_url is not None
+        url = URL(cfg.notify_url).extend_query(note.to_query())
+        for n in range(cfg.notify_deliveries):
+            if n:
+                await asyncio.sleep(cfg.notify_retry_interval)
+            for attempt in range(cfg.notify_retries + 1):
+                if attempt:
+                    await asyncio.sleep(cfg.notify_retry_interval)
+                try:
+                    async with http.get(url) as resp:
+                        await resp.read()
+                        if resp.status == 200:
+                            self.count(f"notify_{note.action}")
+                            break
+                        why = f"HTTP {resp.status}"
+                except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                    why = type(exc).__name__
+                log.info("%s %s/%s: %s (attempt %d)", note.action, note.app, note.stream, why,
+                         attempt + 1)
+            else:
+                self.count("notify_failed")
+                log.warning("%s %s/%s: not delivered to %s", note.action, note.app, note.stream,
+                            redact_url(str(url)))
+
+
 def make_origin_app(cfg: OriginConfig) -> web.Application:
     """The origin as an aiohttp application."""
     origin = _Origin(cfg)
     app = web.Application(middlewares=[origin.middleware])
     app[ORIGIN_KEY] = origin
+    if cfg.notify_url:
+        async def run_notifier(app: web.Application) -> AsyncIterator[None]:
+            task = asyncio.create_task(origin.notifier(), name="timeshift-origin-notify")
+            yield
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+        app.cleanup_ctx.append(run_notifier)
     app.router.add_get("/openapi/timeline/query", origin.timeline)
     app.router.add_get("/{app}/{stream}.m3u8", origin.playlist)
     app.router.add_get(r"/{app}/{stream}/{k:\d+}.ts", origin.segment)
@@ -550,6 +685,10 @@ class OriginServer(BackgroundServer):
                  port: int = 0) -> None:
         self.config = cfg or OriginConfig()
         super().__init__(lambda: make_origin_app(self.config), host, port)
+
+    def bound(self) -> None:
+        assert self.app is not None
+        self.app[ORIGIN_KEY].bind(self.netloc)
 
     @property
     def stream_start(self) -> float:

@@ -88,6 +88,10 @@ class BackgroundServer:
         sockets = getattr(server, "sockets", None)
         if sockets:
             self.port = sockets[0].getsockname()[1]
+        self.bound()
+
+    def bound(self) -> None:
+        """Called in the server's thread once ``url`` is known; servers that need it override."""
 
     def stop(self) -> None:
         if self._loop is not None and self._thread is not None:

@@ -1,0 +1,213 @@
+"""The callback receiver: one small aiohttp service for the callbacks of SPEC §5.
+
+Routes (register the URLs with ``timeshift callbacks register``)::
+
+    GET  /publish     publish notify (seed 7.4): publish remembers the session,
+                      publish_done turns it into an archive job
+    POST /record      recording events (seed 11.14): a file event may queue a copy job,
+                      status events are logged
+    GET  /on-demand   the on-demand recording question (seed 11.13), answered from the rules
+
+Every answer is given at once (the service waits 5 s, then retries 5 times): the handlers
+only parse, consult the rules and write to the SQLite queue; the worker runs jobs after the
+answer. Before any handler a request must come from an allowed network (else 403), stay
+within its source's rate (else 429) and carry the shared secret when one is set (else 403).
+A malformed payload is answered 400 and logged; nothing a caller sends stops the receiver.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from ..errors import PayloadError, redact_url
+from ..sim.server import BackgroundServer
+from .jobs import JobRunner, SessionResolver, record_file_job, session_job
+from .models import RecordFileEvent, parse_on_demand, parse_publish, parse_record_event
+from .queue import JobQueue
+from .rules import Rules
+from .security import Network, RateLimiter, mask_secret, secret_matches, source_allowed
+from .worker import Worker
+
+__all__ = ["ReceiverConfig", "ReceiverServer", "make_receiver_app"]
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 64 * 1024  # a recording event is a few hundred bytes
+RECEIVER_KEY: web.AppKey[_Receiver] = web.AppKey("receiver")
+
+
+@dataclass(frozen=True)
+class ReceiverConfig:
+    """How the receiver decides and defends itself.
+
+    Args:
+        rules: on-demand answers and archive rules.
+        allow: networks callbacks may come from (empty: any).
+        secret: the value the ``secret_param`` query parameter must carry (None: not checked).
+        rate, burst: the token bucket per source address (requests per second, burst size).
+        dedupe: seconds within which a repeated publish or publish_done is a retry.
+        max_attempts, retry_delay: the worker's retry policy.
+        poll: the worker's longest idle sleep.
+    """
+
+    rules: Rules = field(default_factory=Rules)
+    allow: tuple[Network, ...] = ()
+    secret: str | None = field(default=None, repr=False)
+    secret_param: str = "token"
+    rate: float = 10.0
+    burst: int = 30
+    dedupe: int = 60
+    max_attempts: int = 3
+    retry_delay: float = 30.0
+    poll: float = 5.0
+
+
+class _Receiver:
+    def __init__(self, cfg: ReceiverConfig, queue: JobQueue, worker: Worker,
+                 clock: Callable[[], float]) -> None:
+        self.cfg = cfg
+        self.queue = queue
+        self.worker = worker
+        self.clock = clock
+        self.limiter = RateLimiter(cfg.rate, cfg.burst)
+        self.counters: dict[str, int] = {}
+
+    def count(self, key: str) -> None:
+        self.counters[key] = self.counters.get(key, 0) + 1
+
+    def shown(self, request: web.Request) -> str:
+        """The request line fit for a log: the shared secret and signing values masked."""
+        return redact_url(mask_secret(request.path_qs, self.cfg.secret_param))
+
+    def refuse(self, request: web.Request, status: int, reason: str,
+               headers: dict[str, str] | None = None) -> web.Response:
+        self.count(str(status))
+        log.warning("%s %s from %s: %d %s", request.method, self.shown(request), request.remote,
+                    status, reason)
+        return web.json_response({"ok": False, "error": reason}, status=status, headers=headers)
+
+    @web.middleware
+    async def guard(self, request: web.Request,
+                    handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                    ) -> web.StreamResponse:
+        peer = request.remote or ""
+        if not source_allowed(peer, self.cfg.allow):
+            return self.refuse(request, 403, "source address not allowed")
+        if not self.limiter.allow(peer):
+            wait = max(1, round(self.limiter.retry_after(peer)))
+            return self.refuse(request, 429, "rate limit exceeded",
+                               headers={"Retry-After": str(wait)})
+        if not secret_matches(request.query.get(self.cfg.secret_param), self.cfg.secret):
+            return self.refuse(request, 403, f"missing or wrong {self.cfg.secret_param}")
+        try:
+            return await handler(request)
+        except PayloadError as exc:
+            return self.refuse(request, 400, str(exc))
+
+    async def publish(self, request: web.Request) -> web.Response:
+        note = parse_publish(request.query)
+        # The seed's own example has no time: the receipt time stands in for it.
+        at = note.time if note.time is not None else int(self.clock())
+        self.count(note.action)
+        if note.action == "publish":
+            new = self.queue.open_session(note.domain, note.app, note.stream, at,
+                                          dedupe=self.cfg.dedupe)
+            log.info("publish %s/%s/%s at %d%s", note.domain, note.app, note.stream, at,
+                     "" if new else " (retry)")
+            return web.json_response({"ok": True, "session": "opened" if new else "known"})
+        session = self.queue.close_session(note.domain, note.app, note.stream, at,
+                                           dedupe=self.cfg.dedupe)
+        rule = self.cfg.rules.archive_rule(note.domain, note.app, note.stream, "publish_done")
+        if rule is None:
+            log.info("publish_done %s/%s/%s: no archive rule", note.domain, note.app, note.stream)
+            return web.json_response({"ok": True, "job": None})
+        if session.start is not None and session.end <= session.start:
+            log.warning("publish_done %s/%s/%s: empty session %d-%d, nothing to archive",
+                        note.domain, note.app, note.stream, session.start, session.end)
+            return web.json_response({"ok": True, "job": None})
+        job, new = self.queue.enqueue(session_job(note, session.start, session.end, rule))
+        log.info("publish_done %s/%s/%s: job %s%s", note.domain, note.app, note.stream, job.id,
+                 "" if new else f" (delivery {job.deliveries})")
+        self.worker.wake()
+        return web.json_response({"ok": True, "job": job.id, "new": new})
+
+    async def record(self, request: web.Request) -> web.Response:
+        event = parse_record_event(await request.read())
+        if not isinstance(event, RecordFileEvent):
+            self.count(event.event)
+            log.info("%s %s/%s/%s", event.event, event.domain, event.app, event.stream)
+            return web.json_response({"ok": True})
+        self.count("record_file")
+        rule = self.cfg.rules.archive_rule(event.domain, event.app, event.stream, "record_file")
+        if rule is None:
+            log.info("record file %s: no archive rule", event.uri)
+            return web.json_response({"ok": True, "job": None})
+        job, new = self.queue.enqueue(record_file_job(event, rule))
+        self.worker.wake()
+        return web.json_response({"ok": True, "job": job.id, "new": new})
+
+    async def on_demand(self, request: web.Request) -> web.Response:
+        q = parse_on_demand(request.query)
+        answer = self.cfg.rules.decide(q)
+        self.count("on_demand")
+        log.info("on-demand %s/%s/%s codec=%s vbitrate=%s: NeedRecord=%s", q.domain, q.app,
+                 q.stream, q.codec, q.vbitrate, answer.need_record)
+        return web.Response(body=answer.body(), content_type="application/json")
+
+
+def make_receiver_app(cfg: ReceiverConfig, queue_path: str | Path, runner: JobRunner, *,
+                      resolver: SessionResolver | None = None,
+                      clock: Callable[[], float] = time.time) -> web.Application:
+    """The receiver as an aiohttp application; its worker runs while the application does.
+
+    The queue is opened here, in the thread that serves (SQLite connections stay in theirs);
+    jobs a crash left running are queued again before the first request.
+    """
+    queue = JobQueue(queue_path, owner=True, clock=clock)
+    recovered = queue.recover()
+    if recovered:
+        log.warning("%d job(s) were running when the receiver stopped; queued again", recovered)
+    worker = Worker(queue, runner, resolver=resolver, max_attempts=cfg.max_attempts,
+                    retry_delay=cfg.retry_delay, poll=cfg.poll, clock=clock)
+    receiver = _Receiver(cfg, queue, worker, clock)
+    app = web.Application(middlewares=[receiver.guard], client_max_size=MAX_BODY)
+    app[RECEIVER_KEY] = receiver
+    app.router.add_get("/publish", receiver.publish)
+    app.router.add_post("/record", receiver.record)
+    app.router.add_get("/on-demand", receiver.on_demand)
+
+    async def run_worker(app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(worker.run(), name="timeshift-callbacks-worker")
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        queue.close()
+
+    app.cleanup_ctx.append(run_worker)
+    return app
+
+
+class ReceiverServer(BackgroundServer):
+    """The receiver in a background thread: ``with ReceiverServer(cfg, path, runner) as r: r.url``."""
+
+    def __init__(self, cfg: ReceiverConfig, queue_path: str | Path, runner: JobRunner, *,
+                 resolver: SessionResolver | None = None, host: str = "127.0.0.1",
+                 port: int = 0, clock: Callable[[], float] = time.time) -> None:
+        self.config = cfg
+        super().__init__(lambda: make_receiver_app(cfg, queue_path, runner, resolver=resolver,
+                                                   clock=clock), host, port)
+
+    @property
+    def counters(self) -> dict[str, Any]:
+        assert self.app is not None, "start the server first"
+        return self.app[RECEIVER_KEY].counters
