@@ -348,3 +348,20 @@ def test_server_side_index_is_created_and_verified(tmp_path: Path,
     finally:
         for srv in servers:
             srv.stop()
+
+
+def test_encrypted_byte_range_origin_archives_clear_segments(
+        make_origin: Callable[..., OriginServer], oss: OssServer, store: OssStore,
+        tmp_path: Path) -> None:
+    """AES-128 and byte-range sources are archived as whole clear segments (the fetcher
+    decrypts and cuts ranges), so the index needs no key and plays anywhere."""
+    origin = make_origin(history=3600, encryption="aes-128", key_rotation=4, byte_ranges=3)
+    result = _archive(_job(origin, oss, seconds=20), store, tmp_path)
+    assert result.ok and result.uploaded == 10
+    index = store.get(result.index_key or "").decode()
+    assert "EXT-X-KEY" not in index and "BYTERANGE" not in index
+    manifest = json.loads(store.get(result.manifest_key or ""))
+    for seg in manifest["Segments"]:
+        data = store.get(seg["key"])
+        assert data[0] == 0x47 and data[188] == 0x47 and len(data) % 188 == 0
+    assert _play(store.presign(result.index_key or "", 600, hls=True))[0] == 500
