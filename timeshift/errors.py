@@ -11,6 +11,8 @@
     │   └── TimelineError           timeline query answered retCode != 0 or a non-JSON body
     ├── ForeignHostError            exit 1: a playlist names a host outside its origin
     ├── TransportError              exit 1: no usable answer (connection, timeout, truncated body)
+    ├── CutError                    exit 1: the media could not be cut (decode, encode or mux failed)
+    ├── VerificationError           exit 1: the written clip does not hold what was asked for
     └── GapError                    exit 3: the asked-for window has gaps and gaps were not allowed
 
 Errors carry structured fields and build their message in ``__str__`` so that
@@ -26,6 +28,7 @@ from typing import Any
 __all__ = [
     "ApiError",
     "AuthError",
+    "CutError",
     "ForeignHostError",
     "GapError",
     "NotFoundError",
@@ -34,6 +37,7 @@ __all__ = [
     "TimeshiftError",
     "TransportError",
     "UsageError",
+    "VerificationError",
     "redact_url",
 ]
 
@@ -180,6 +184,35 @@ class TransportError(TimeshiftError):
 
     def __str__(self) -> str:
         return f"{self.message} ({self.url})" if self.url else self.message
+
+
+class CutError(TimeshiftError):
+    """The frame-exact cut failed: FFmpeg could not demux, decode, encode or mux the stream."""
+
+
+class VerificationError(TimeshiftError):
+    """The clip was written but probing it shows it misses the request (so it is not kept).
+
+    ``expected`` and ``probed`` are durations in seconds; ``tolerance`` is what was allowed.
+    """
+
+    def __init__(self, output: str, expected: float, probed: float | None,
+                 tolerance: float) -> None:
+        super().__init__("")
+        self.output = output
+        self.expected = expected
+        self.probed = probed
+        self.tolerance = tolerance
+
+    def __str__(self) -> str:
+        got = "no duration" if self.probed is None else f"{self.probed:.3f} s"
+        return (f"{self.output}: the written clip holds {got}, the window asked for "
+                f"{self.expected:.3f} s (allowed ±{self.tolerance:.3f} s); nothing was kept")
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        out.update(expected=self.expected, probed=self.probed, tolerance=self.tolerance)
+        return out
 
 
 class ForeignHostError(TimeshiftError):
