@@ -62,7 +62,7 @@ def test_start_inside_a_gop_cuts_at_the_keyframe_before(origin: OriginServer,
                                                          tmp_path: Path) -> None:
     out = tmp_path / "kf.mp4"
     r = clip(out, domain=origin.netloc, app="live", stream="cam1", scheme="http",
-             start=ns(origin, 14.6), end=ns(origin, 17), cache_dir=tmp_path / "c")
+             start=ns(origin, 14.6), end=ns(origin, 17), cache_dir=tmp_path / "c", cut="keyframe")
     got, want = frames(out), expected_frames(14, 17)  # keyframe at 14.0 s is at or before 14.6 s
     # A stream-copy end cut is made in decode order, so with B-frames it may keep up to the
     # reorder depth (2 frames here) past the end; the frame-exact cut removes that.

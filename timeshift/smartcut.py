@@ -381,6 +381,33 @@ def cut_stream(source: str, output: Path, window: CutWindow,
         raise CutError(f"FFmpeg: {exc}") from exc
 
 
+class _PipeProtocol(asyncio.BaseProtocol):
+    """Flow control for the pipe into the cutter: ``drain`` waits while the pipe is full."""
+
+    def __init__(self) -> None:
+        self._writable = asyncio.Event()
+        self._writable.set()
+        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.lost = False
+
+    def pause_writing(self) -> None:
+        self._writable.clear()
+
+    def resume_writing(self) -> None:
+        self._writable.set()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = exc is not None
+        self._writable.set()
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+    async def drain(self) -> None:
+        await self._writable.wait()
+        if self.lost:
+            raise BrokenPipeError("the cutter closed its input")
+
+
 class PipeCutter:
     """:func:`cut_stream` in a worker thread, fed MPEG-TS bytes through a pipe.
 
@@ -393,7 +420,8 @@ class PipeCutter:
         self.output = output
         self.window = window
         self._cancel = threading.Event()
-        self._writer: asyncio.StreamWriter | None = None
+        self._transport: asyncio.WriteTransport | None = None
+        self._protocol: _PipeProtocol | None = None
         self._job: asyncio.Future[CutStats] | None = None
 
     async def start(self) -> PipeCutter:
@@ -413,35 +441,34 @@ class PipeCutter:
                 os.close(r)  # FFmpeg's pipe protocol leaves the descriptor open
 
         self._job = loop.run_in_executor(None, run)
-        transport, protocol = await loop.connect_write_pipe(
-            asyncio.streams.FlowControlMixin, os.fdopen(w, "wb", buffering=0))
-        self._writer = asyncio.StreamWriter(transport, protocol, None, loop)
+        self._transport, self._protocol = await loop.connect_write_pipe(
+            _PipeProtocol, os.fdopen(w, "wb", buffering=0))
         return self
 
     async def write(self, data: bytes) -> None:
-        assert self._writer is not None and self._job is not None
+        assert self._transport is not None and self._protocol is not None
         try:
-            self._writer.write(data)
-            await self._writer.drain()
+            if self._transport.is_closing():
+                raise BrokenPipeError("the cutter closed its input")
+            self._transport.write(data)
+            await self._protocol.drain()
         except (BrokenPipeError, ConnectionResetError):
             # The cutter stopped reading: its own error says why.
             await self.finish()
             raise CutError("the cutter closed its input") from None
 
     async def finish(self) -> CutStats:
-        assert self._writer is not None and self._job is not None
-        if not self._writer.is_closing():
-            self._writer.close()
-            try:
-                await self._writer.wait_closed()
-            except (BrokenPipeError, ConnectionResetError):
-                pass
+        assert self._transport is not None and self._protocol is not None
+        assert self._job is not None
+        if not self._transport.is_closing():
+            self._transport.close()  # sends what is buffered, then EOF
+        await self._protocol.closed
         return await self._job
 
     async def abort(self) -> None:
         """Stop the cutter (on failure or Ctrl-C) and wait for its thread."""
         self._cancel.set()
-        if self._writer is not None and not self._writer.is_closing():
-            self._writer.close()
+        if self._transport is not None:
+            self._transport.abort()
         if self._job is not None:
             await asyncio.gather(self._job, return_exceptions=True)
