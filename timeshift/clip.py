@@ -317,6 +317,22 @@ class _Plan:
     expected: float | None  # the duration the output must have (None: not checked)
     slack: float  # how much more than one frame the probed duration may be off
     note: str = ""
+    #: For an exact cut, the window and where the frame grid starts (wall clock): the
+    #: frames kept are those on screen in the window, so a start or end inside a frame
+    #: widens the clip to that frame's edge.
+    grid: tuple[float, float, float] | None = None
+
+    def expected_for(self, frame: float) -> float | None:
+        """The duration the clip must have, once the frame duration is known."""
+        if self.expected is None or self.grid is None:
+            return self.expected
+        origin, start, end = self.grid
+
+        def phase(t: float) -> float:
+            off = (t - origin) % frame
+            return 0.0 if off < 1e-6 or off > frame - 1e-6 else off
+
+        return self.expected + phase(start) + (frame - phase(end)) % frame
 
 
 def _plan_cut(first: bytes, seg: Segment, sel: Selection, out_format: str,
@@ -345,7 +361,8 @@ def _plan_cut(first: bytes, seg: Segment, sel: Selection, out_format: str,
                           for s in sel.segments)
             start = round((begin - seg.start) * PTS_CLOCK)
             window = CutWindow(start, start + round(covered * PTS_CLOCK), cut)
-            return _Plan(cut, MuxPlan(), window, begin, covered, 0.0)
+            return _Plan(cut, MuxPlan(), window, begin, covered, 0.0,
+                         grid=(seg.start, begin, sel.end))
         note = f"{cut} cut needs H.264 video (found {codec}): cut at the keyframe instead"
         log.warning(note)
     target = anchor + round((sel.start - seg.start) * PTS_CLOCK)
@@ -531,7 +548,7 @@ async def aclip(
                 video = [m for m in media["streams"] if m["type"] == "video"]
                 fps = video[0].get("fps") if video else None
                 frame = 1 / fps if fps else 0.04
-                _verify(media, plan.expected, frame + plan.slack, out)
+                _verify(media, plan.expected_for(frame) or 0.0, frame + plan.slack, out)
             os.replace(tmp, out)
         except BaseException:
             if remuxer is not None:

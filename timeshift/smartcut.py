@@ -468,7 +468,7 @@ class PipeCutter:
     async def abort(self) -> None:
         """Stop the cutter (on failure or Ctrl-C) and wait for its thread."""
         self._cancel.set()
-        if self._transport is not None:
+        if self._transport is not None and not self._transport.is_closing():
             self._transport.abort()
         if self._job is not None:
             await asyncio.gather(self._job, return_exceptions=True)
