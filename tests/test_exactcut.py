@@ -21,9 +21,10 @@ import pytest
 import timeshift.clip as clip_module
 from timeshift.clip import clip
 from timeshift.cutplan import CutWindow
-from timeshift.errors import VerificationError
+from timeshift.errors import CutError, VerificationError
 from timeshift.sim.frameindex import read_frame_index
 from timeshift.sim.origin import OriginServer
+from timeshift.smartcut import PipeCutter
 from timeshift.times import NS_PER_S
 
 FPS = 25
@@ -172,3 +173,27 @@ def test_cli_cut_modes_and_json_probe(origin: OriginServer, tmp_path: Path) -> N
     assert summary["duration"] == pytest.approx(3.0, abs=3 * FRAME)  # from the keyframe at 14 s
     video = summary["media"]["streams"][0]
     assert {"start", "last", "end", "frames"} <= set(video) and video["frames"] >= 75
+
+
+def test_without_an_exact_cutter_the_clip_falls_back_to_keyframe_and_says_so(
+        origin: OriginServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(clip_module, "exact_cut_supported", lambda codec: False)
+    r = clip(tmp_path / "f.mp4", domain=origin.netloc, app="live", stream="cam1", scheme="http",
+             start=ns(origin, 14.6), end=ns(origin, 17.0), cache_dir=tmp_path / "c")
+    assert r.cut["mode"] == "keyframe" and "cut at the keyframe instead" in r.cut["notes"][0]
+    assert decode(tmp_path / "f.mp4")["indices"][0] == 350  # the keyframe at 14 s
+
+
+def test_the_cutter_reports_input_it_cannot_cut(tmp_path: Path) -> None:
+    import asyncio
+
+    async def run() -> None:
+        cutter = await PipeCutter(tmp_path / "x.mp4", CutWindow(0, 90_000)).start()
+        try:
+            await cutter.write((b"\x47" + bytes(187)) * 50)  # TS packets with nothing in them
+            await cutter.finish()
+        finally:
+            await cutter.abort()
+
+    with pytest.raises(CutError):
+        asyncio.run(run())
