@@ -62,7 +62,7 @@ def test_start_inside_a_gop_cuts_at_the_keyframe_before(origin: OriginServer,
                                                          tmp_path: Path) -> None:
     out = tmp_path / "kf.mp4"
     r = clip(out, domain=origin.netloc, app="live", stream="cam1", scheme="http",
-             start=ns(origin, 14.6), end=ns(origin, 17), cache_dir=tmp_path / "c")
+             start=ns(origin, 14.6), end=ns(origin, 17), cache_dir=tmp_path / "c", cut="keyframe")
     got, want = frames(out), expected_frames(14, 17)  # keyframe at 14.0 s is at or before 14.6 s
     # A stream-copy end cut is made in decode order, so with B-frames it may keep up to the
     # reorder depth (2 frames here) past the end; the frame-exact cut removes that.
@@ -96,8 +96,8 @@ def test_gap_fails_with_report_then_allow_gaps_makes_the_clip(
     assert frames(out) == expected_frames(2, 6) + expected_frames(10, 14)
     assert [(g["start"] - o.stream_start, g["end"] - o.stream_start) for g in r.gaps] == [(6, 10)]
     # Audio of each segment starts ~80 ms before its video (the samples' muxer cut in decode
-    # order), so at a splice the audio may overlap by that much: the container runs long by it.
-    assert r.duration is not None and abs(r.duration - 8) <= 0.1
+    # order); the exact cut drops what overlaps at the splice, so the clip is 8 s to the frame.
+    assert r.duration is not None and abs(r.duration - 8) <= 1 / FPS
 
 
 def test_faults_give_the_same_output_as_a_clean_run(make_origin: Callable[..., OriginServer],

@@ -11,6 +11,7 @@ __version__ = "0.1.0"
 from .auth import Signer
 from .errors import (
     AuthError,
+    CutError,
     GapError,
     NotFoundError,
     RemoteError,
@@ -18,6 +19,7 @@ from .errors import (
     TimeshiftError,
     TransportError,
     UsageError,
+    VerificationError,
 )
 from .timeline import Span, Timeline, query_timeline
 from .times import LhsParam, format_iso, parse_duration, parse_time
@@ -25,6 +27,7 @@ from .urls import Mode, TimeshiftURL, parse_url, timeline_url
 
 __all__ = [
     "AuthError",
+    "CutError",
     "GapError",
     "LhsParam",
     "Mode",
@@ -38,6 +41,7 @@ __all__ = [
     "TimeshiftURL",
     "TransportError",
     "UsageError",
+    "VerificationError",
     "__version__",
     "format_iso",
     "parse_duration",

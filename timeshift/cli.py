@@ -44,8 +44,24 @@ EPILOG_CLIP = """examples:
   timeshift clip --url 'https://play.example.com/live/cam1.m3u8?lhs_start=1&lhs_start_unix_s_0=...&lhs_vodend_unix_s_0=...' -o out.mp4
   timeshift clip ... --allow-gaps -o out.mp4      # make the clip from what exists; gaps go to out.mp4.gaps.json
   timeshift clip ... -o out.ts                    # MPEG-TS, segment boundaries, no remux
+  timeshift clip ... --start 2026-11-21T14:03:10.48+08:00 --end 2026-11-21T14:03:40.2+08:00 -o goal.mp4  # to the frame
+  timeshift clip ... --cut keyframe -o quick.mp4  # stream copy only: starts at the keyframe before --start
+  timeshift clip ... --cut reencode -o ref.mp4    # re-encode the whole window (for comparison)
 
-exit codes: 0 ok, 1 remote error, 2 bad input, 3 the window has gaps (see --allow-gaps)
+cut modes (MP4):
+  exact     the first frame is the one on screen at --start, the last the one before --end;
+            whole GOPs are stream-copied, only the partial GOPs at the two edges are decoded
+            and re-encoded (libx264, matching the source), audio is trimmed to the sample
+  keyframe  stream copy from the keyframe at or before --start (up to a GOP early; the end
+            may run up to the B-frame depth late)
+  reencode  every frame re-encoded
+  Only H.264 can be cut exactly; other codecs fall back to keyframe (said in the summary).
+  TS output (-o x.ts) is whole segments and takes no --cut.
+  After writing, the clip is probed: one that misses the window by more than a frame (no
+  gaps) fails with exit 1 and is not kept.
+
+exit codes: 0 ok, 1 remote error or a failed cut/verification, 2 bad input,
+3 the window has gaps (see --allow-gaps)
 """
 EPILOG_SIM = """examples:
   timeshift sim origin --port 8080
@@ -303,6 +319,13 @@ def _format_clip(result: Any) -> str:
     lines.append(f"  {d['segments']} segments ({d['cached_segments']} from cache), "
                  f"{d['bytes'] / 1e6:.1f} MB fetched, {d['retries']} retries, "
                  f"{d['elapsed']:.2f} s")
+    cut = d.get("cut") or {}
+    if cut.get("mode") in ("exact", "reencode"):
+        lines.append(f"  cut {cut['mode']}: {cut['gops_copied']} GOPs copied, "
+                     f"{cut['gops_encoded']} re-encoded ({cut['frames_encoded']} frames)")
+    elif cut.get("mode"):
+        lines.append(f"  cut {cut['mode']}")
+    lines.extend(f"  note: {n}" for n in cut.get("notes", []))
     for g in d["gaps"]:
         lines.append(f"  GAP {g['start_iso']} → {g['end_iso']} ({g['duration']} s, {g['reason']})")
     if d["gap_report"]:
@@ -327,7 +350,7 @@ def cmd_clip(args: argparse.Namespace) -> int:
         scheme=args.scheme, signer=_signer(args), allow_gaps=args.allow_gaps,
         allowed_hosts=tuple(args.allow_host), cache_dir=args.cache_dir,
         keep_cache=args.keep_cache, fetch=FetchOptions(concurrency=args.concurrency),
-        progress=_Progress(args.progress))
+        progress=_Progress(args.progress), cut=args.cut)
     if args.json:
         _print_json(result.to_dict())
     else:
@@ -347,6 +370,10 @@ def _add_clip(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg
     p.add_argument("--end", metavar="TIME", help="window end (exclusive)")
     p.add_argument("-o", "--output", required=True, type=Path, metavar="OUT.mp4",
                    help="where to write; .ts writes MPEG-TS without remuxing")
+    p.add_argument("--cut", choices=("exact", "keyframe", "reencode"), default=None,
+                   help="how to cut an MP4: exact (default; frame-exact, re-encodes only the "
+                        "edge GOPs), keyframe (stream copy from the keyframe before --start), "
+                        "reencode (the whole window); not for .ts output")
     p.add_argument("--concurrency", type=int, default=16, help="requests in flight (default 16)")
     p.add_argument("--allow-gaps", action="store_true",
                    help="make the clip from what exists instead of failing on gaps")

@@ -13,6 +13,8 @@
     ├── ForeignHostError            exit 1: a playlist names a host outside its origin
     ├── TransportError              exit 1: no usable answer (connection, timeout, truncated body)
     ├── PayloadError                a callback from the service is malformed (the receiver answers 400)
+    ├── CutError                    exit 1: the media could not be cut (decode, encode or mux failed)
+    ├── VerificationError           exit 1: the written clip does not hold what was asked for
     └── GapError                    exit 3: the asked-for window has gaps and gaps were not allowed
 
 Errors carry structured fields and build their message in ``__str__`` so that
@@ -28,6 +30,7 @@ from typing import Any
 __all__ = [
     "ApiError",
     "AuthError",
+    "CutError",
     "ForeignHostError",
     "GapError",
     "NotFoundError",
@@ -38,6 +41,7 @@ __all__ = [
     "TimeshiftError",
     "TransportError",
     "UsageError",
+    "VerificationError",
     "redact_url",
 ]
 
@@ -223,6 +227,35 @@ class PayloadError(TimeshiftError):
     def to_dict(self) -> dict[str, Any]:
         out = super().to_dict()
         out["field"] = self.field
+        return out
+
+
+class CutError(TimeshiftError):
+    """The frame-exact cut failed: FFmpeg could not demux, decode, encode or mux the stream."""
+
+
+class VerificationError(TimeshiftError):
+    """The clip was written but probing it shows it misses the request (so it is not kept).
+
+    ``expected`` and ``probed`` are durations in seconds; ``tolerance`` is what was allowed.
+    """
+
+    def __init__(self, output: str, expected: float, probed: float | None,
+                 tolerance: float) -> None:
+        super().__init__("")
+        self.output = output
+        self.expected = expected
+        self.probed = probed
+        self.tolerance = tolerance
+
+    def __str__(self) -> str:
+        got = "no duration" if self.probed is None else f"{self.probed:.3f} s"
+        return (f"{self.output}: the written clip holds {got}, the window asked for "
+                f"{self.expected:.3f} s (allowed ±{self.tolerance:.3f} s); nothing was kept")
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        out.update(expected=self.expected, probed=self.probed, tolerance=self.tolerance)
         return out
 
 

@@ -59,6 +59,16 @@ class WindowPlan:
     timeline: Timeline | None
 
 
+def _whole_seconds(start: int, end: int) -> tuple[int, int]:
+    """The window widened to whole seconds, for the playlist request.
+
+    lhs_* values carry whole seconds (in the default unit), so the URL would truncate a
+    start or end inside a second; asking for the whole seconds around the window gets
+    every segment it needs, and the cut itself uses the exact times.
+    """
+    return start // NS_PER_S * NS_PER_S, -(-end // NS_PER_S) * NS_PER_S
+
+
 def resolve_source(url: str | None, domain: str | None, app: str | None, stream: str | None,
                    start: int | None, end: int | None, scheme: str = "https",
                    signer: Signer | None = None) -> Source:
@@ -75,7 +85,8 @@ def resolve_source(url: str | None, domain: str | None, app: str | None, stream:
             raise UsageError("give --url, or --domain, --app and --stream", option="--domain")
         if start is None or end is None:
             raise UsageError("give --start and --end", option="--start")
-        ts_url = TimeshiftURL.vod(domain, app, stream, start, end, scheme=scheme)
+        ts_url = TimeshiftURL.vod(domain, app, stream, *_whole_seconds(start, end),
+                                  scheme=scheme)
     else:
         if urlsplit(url).scheme not in ("http", "https"):
             raise UsageError(f"{url!r} is not an http(s) URL", option="--url")
@@ -90,11 +101,13 @@ def resolve_source(url: str | None, domain: str | None, app: str | None, stream:
         if s is None or e is None:
             raise UsageError("this time-shift URL has no window; give --start and --end",
                              option="--start")
-        ts_url = ts_url.copy_with(mode=Mode.VOD, start=s, end=e, offset=None)
+        start, end = s, e
+        lo_s, hi_s = _whole_seconds(s, e)
+        ts_url = ts_url.copy_with(mode=Mode.VOD, start=lo_s, end=hi_s, offset=None)
     playlist = str(ts_url)
     if signer is not None:
         playlist = signer.sign(playlist)
-    s_ns, e_ns = ts_url.start or 0, ts_url.end or 0
+    s_ns, e_ns = start, end
     lo, hi = s_ns // NS_PER_S - _TIMELINE_MARGIN, -(-e_ns // NS_PER_S) + _TIMELINE_MARGIN
 
     def timeline() -> Timeline:

@@ -35,6 +35,7 @@ Usage::
     python tools/bench.py                                  # everything, 3 repeats
     python tools/bench.py --only ffmpeg,aria2c,yt-dlp,streamlink --repeat 1
     python tools/bench.py --only timeshift --variants plain,keyframe,exact
+    python tools/bench.py --only timeshift --variants keyframe,exact --trim 0.52,0.48
     python tools/bench.py --variants "plain;--cut exact --jobs 4"
     python tools/bench.py --minutes 5 --long-minutes 0 --json out.json --markdown out.md
 
@@ -377,6 +378,7 @@ class Job:
     segments: list[tuple[str, float]]  # absolute URI, duration
     out_dir: Path
     ffmpeg: str
+    clip_window: tuple[float, float] | None = None  # --start/--end for timeshift rows (--trim)
 
     @property
     def seg_names(self) -> list[tuple[str, float]]:
@@ -407,7 +409,9 @@ def _variant_args(spec: str) -> list[str]:
 
 def _clip_argv(extra: list[str]) -> Callable[[Job], list[str]]:
     def build(j: Job) -> list[str]:
-        return [sys.executable, "-m", "timeshift", "clip", "--url", j.url,
+        window = ([] if j.clip_window is None else
+                  ["--start", f"{j.clip_window[0]:.3f}", "--end", f"{j.clip_window[1]:.3f}"])
+        return [sys.executable, "-m", "timeshift", "clip", "--url", j.url, *window,
                 "-o", str(j.out_dir / "out.mp4"), "--progress", "none", *extra]
 
     return build
@@ -514,11 +518,12 @@ def vod_url(netloc: str, start: float, minutes: float) -> str:
 
 def run_tool(tool: Tool, url: str, segments: list[tuple[str, float]], work: Path,
              ffmpeg: str, timeout: float, counters: dict[str, int], tag: str,
-             segment_bytes: float) -> Run:
+             segment_bytes: float, clip_window: tuple[float, float] | None = None) -> Run:
     """One measured run of ``tool`` in a fresh output directory, then its output check."""
     out_dir = Path(tempfile.mkdtemp(prefix=f"{tool.key}-{tag}-", dir=work))
     try:
-        job = Job(url=url, segments=segments, out_dir=out_dir, ffmpeg=ffmpeg)
+        job = Job(url=url, segments=segments, out_dir=out_dir, ffmpeg=ffmpeg,
+                  clip_window=clip_window)
         if tool.is_dir:
             (out_dir / "segs").mkdir()
             (out_dir / "list.txt").write_text("".join(uri + "\n" for uri, _ in segments))
@@ -627,6 +632,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                    help="timeshift clip rows, ';' or ',' separated: 'plain', a --cut mode "
                         "('keyframe' means --cut keyframe) or extra arguments ('--cut exact')")
     p.add_argument("--timeout", type=float, default=300, help="seconds per tool run (default 300)")
+    p.add_argument("--trim", default="0,0", metavar="A,B",
+                   help="timeshift clip rows cut from A s after the window's start to B s "
+                        "before its end, e.g. 0.52,0.48 to put both cuts inside GOPs (so "
+                        "--cut exact re-encodes its two edge GOPs); peers get the whole window")
     p.add_argument("--json", type=Path, help="write the raw results here")
     p.add_argument("--markdown", type=Path, help="write the report here too")
     p.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE,
@@ -638,6 +647,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     unknown = args.only - set(TOOL_NAMES)
     if unknown:
         p.error(f"unknown tool(s) for --only: {', '.join(sorted(unknown))}")
+    try:
+        a, b = (float(x) for x in args.trim.split(","))
+    except ValueError:
+        p.error("--trim: expected A,B in seconds, e.g. 0.52,0.48")
+    args.trim = (a, b)
     sep = ";" if ";" in args.variants else ","
     args.variants = [v.strip() for v in args.variants.split(sep)] or ["plain"]
     if args.repeat < 1 or args.minutes <= 0:
@@ -699,6 +713,9 @@ def bench(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
         start = server.stream_start + WINDOW_OFFSET // seg * seg
         url = vod_url(server.netloc, start, args.minutes)
         segments = playlist_segments(url)
+        clip_window = None
+        if args.trim != (0.0, 0.0):
+            clip_window = (start + args.trim[0], start + args.minutes * 60 - args.trim[1])
         seg_bytes = _mean_segment_bytes(samples)
         meta.update(url=url, segments=len(segments), stream_start=server.stream_start,
                     playlist_mb=len(segments) * seg_bytes / 1e6)
@@ -708,7 +725,7 @@ def bench(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
             for i in range(args.repeat):
                 print(f"{tool.name}: run {i + 1}/{args.repeat} ...", file=sys.stderr, flush=True)
                 run = run_tool(tool, url, segments, work, ffmpeg, args.timeout, counters, f"r{i}",
-                               seg_bytes)
+                               seg_bytes, clip_window)
                 row.argv = run.argv
                 row.template = _template(run.argv, url, work)
                 row.runs.append(run)

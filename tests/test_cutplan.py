@@ -1,0 +1,133 @@
+"""The exact cut's decisions, without media: GOPs, first frame, DTS joins, parameter sets, audio."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from timeshift.cutplan import (
+    AudioCut,
+    edge_dts,
+    first_frame,
+    free_parameter_set_id,
+    gop_action,
+    nal_units,
+    parameter_set_ids,
+    x264_level,
+    x264_params,
+    x264_profile,
+)
+
+F = 3600  # one frame at 25 fps in 90 kHz ticks
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+
+
+@pytest.mark.parametrize(("start", "want"), [
+    pytest.param(0, 0, id="on-the-first-frame"),
+    pytest.param(5 * F, 5 * F, id="on-a-frame"),
+    pytest.param(5 * F + 1, 5 * F, id="just-after-a-frame-starts"),
+    pytest.param(6 * F - 1, 5 * F, id="just-before-the-next"),
+    pytest.param(24 * F + 100, 24 * F, id="last-frame-of-the-gop"),
+    pytest.param(25 * F, None, id="next-gop"),
+    pytest.param(-7 * F, 0, id="window-opens-in-a-gap-before"),
+])
+def test_first_frame_is_the_one_on_screen(start: int, want: int | None) -> None:
+    decode_order = [0, 3 * F, F, 2 * F] + [k * F for k in range(4, 25)]
+    assert first_frame(decode_order, start, F) == want
+
+
+@pytest.mark.parametrize(("first", "end", "want"), [
+    pytest.param(0, 25 * F, "copy", id="whole"),
+    pytest.param(F, 25 * F, "encode", id="head-cut"),
+    pytest.param(0, 24 * F, "encode", id="tail-cut"),
+    pytest.param(5 * F, 6 * F, "encode", id="inside"),
+    pytest.param(25 * F, 50 * F, "before", id="before"),
+    pytest.param(-50 * F, 0, "after", id="after"),
+])
+def test_gop_action(first: int, end: int, want: str) -> None:
+    assert gop_action([k * F for k in range(25)], first, end) == want
+
+
+def test_edge_dts_continues_the_sources_grid() -> None:
+    # Source: B-frame delay 2 frames, so the keyframe at 10F has DTS 8F and the packet
+    # before it 7F. A head encode of frames 3F..9F fed in order gets DTS 1F..7F.
+    fed = [k * F for k in range(3, 10)]
+    assert [edge_dts(p, 2 * F, p) for p in fed] == [k * F for k in range(1, 8)]
+    with pytest.raises(ValueError, match="after its PTS"):
+        edge_dts(5 * F, 0, 4 * F)  # an encoder that reorders deeper than the source
+
+
+@pytest.mark.parametrize(("reorder", "want"), [
+    (0, "bframes=0"), (1, "bframes=1:b-pyramid=none"), (2, "bframes=2:b-pyramid=normal"),
+    (3, "bframes=2:b-pyramid=normal"),
+])
+def test_x264_params_keep_the_reorder_depth(reorder: int, want: str) -> None:
+    params = x264_params(reorder, 1)
+    assert params.startswith(want + ":") and "sps-id=1" in params and "keyint=infinite" in params
+    assert "keyint=25" in x264_params(reorder, 1, 25)
+
+
+def test_profile_and_level_names() -> None:
+    assert x264_profile("High") == "high" and x264_profile("Constrained Baseline") == "baseline"
+    assert x264_profile("High 4:4:4 Predictive") == "high444" and x264_profile("Rext") is None
+    assert x264_level(31) == "3.1" and x264_level(9) == "1b" and x264_level(-99) is None
+
+
+def _samples_extradata() -> bytes:
+    import av
+
+    with av.open(str(SAMPLES / "seg_000.ts")) as c:
+        return bytes(c.streams.video[0].codec_context.extradata)
+
+
+def test_parameter_set_ids_of_the_samples_and_a_free_one() -> None:
+    data = _samples_extradata()
+    assert [u[0] & 0x1F for u in nal_units(data)] == [7, 8]
+    assert parameter_set_ids(data) == ({0}, {0})
+    assert free_parameter_set_id({0}, {0}) == 1
+    assert free_parameter_set_id({0, 1}, {0, 2}) == 3
+    # x264 with sps-id=5: SPS 5 and PPS 5 (the id follows the 3 header bytes, exp-Golomb)
+    sps5 = b"\x00\x00\x00\x01\x67\x64\x00\x0d\x37\x00\x00\x00\x01\x68\x37"  # 00110...
+    assert parameter_set_ids(sps5) == ({5}, {5})
+
+
+@given(st.integers(0, 31))
+def test_parameter_set_id_round_trip(n: int) -> None:
+    # ue(v) of n: (bits(n+1)-1) zeros then n+1 in binary; pad with ones (more syntax follows).
+    code = "0" * ((n + 1).bit_length() - 1) + format(n + 1, "b")
+    body = int((code + "1" * 16)[:16], 2).to_bytes(2, "big")
+    assert parameter_set_ids(b"\x00\x00\x01\x67\x64\x00\x1f" + body) == ({n}, frozenset())
+
+
+def test_audio_cut_keeps_a_preroll_and_trims_to_the_sample() -> None:
+    cut: AudioCut[int] = AudioCut()
+    out = []
+    for i in range(6):  # packets 0..5 at 0, 1024, ...
+        out += cut.feed(i, i * 1024, 1024)
+    out += cut.set_start(2500)  # inside packet 2 -> packet 1 is the pre-roll
+    for i in range(6, 10):
+        out += cut.feed(i, i * 1024, 1024)
+    out += cut.release_until(5000)
+    out += cut.finish(7000)  # inside packet 6
+    assert [(i, s) for i, s, _ in out] == [(i, i * 1024 - 2500) for i in range(1, 7)]
+    assert out[-1][2] == 7000 - 6 * 1024 and all(n == 1024 for _, _, n in out[:-1])
+
+
+def test_audio_cut_snaps_jitter_and_drops_overlap() -> None:
+    cut: AudioCut[int] = AudioCut()
+    cut.set_start(0)
+    cut.feed(0, 0, 1024)
+    cut.feed(1, 1025, 1024)  # 44.1 kHz rounding: snapped to 1024
+    cut.feed(2, 2048 - 1536, 1024)  # a splice: 1.5 packets of overlap -> dropped
+    cut.feed(3, 2048 - 512, 1024)  # half a packet early -> snapped
+    out = cut.finish(10_000)
+    assert [(i, s) for i, s, _ in out] == [(0, 0), (1, 1024), (3, 2048)] and cut.dropped == 1
+
+
+def test_audio_cut_without_a_packet_before_the_start_has_no_preroll() -> None:
+    cut: AudioCut[int] = AudioCut()
+    out = cut.feed(0, 100, 1024) + cut.set_start(0) + cut.finish(2000)
+    assert [(i, s, n) for i, s, n in out] == [(0, 100, 1024)]
