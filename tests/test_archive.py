@@ -365,3 +365,62 @@ def test_encrypted_byte_range_origin_archives_clear_segments(
         data = store.get(seg["key"])
         assert data[0] == 0x47 and data[188] == 0x47 and len(data) % 188 == 0
     assert _play(store.presign(result.index_key or "", 600, hls=True))[0] == 500
+
+
+class _FailingPut(OssStore):
+    """The real oss2 store, with one key's uploads failing (an injected fault the local OSS
+    server cannot aim at a single key)."""
+
+    def __init__(self, *args: Any, victim_index: int, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.victim_index, self.puts = victim_index, 0
+
+    def put(self, key: str, data: bytes, content_type: str) -> Any:
+        self.puts += 1
+        if self.puts == self.victim_index:
+            from timeshift.errors import StoreError
+            raise StoreError("injected", code="InternalError", bucket=self.bucket, key=key)
+        return super().put(key, data, content_type)
+
+
+@pytest.mark.parametrize("victim", [1, 7, 10])
+def test_a_failed_upload_fails_the_job_and_commits_nothing(
+        origin: OriginServer, oss: OssServer, tmp_path: Path, victim: int) -> None:
+    store = _FailingPut(oss.url, BUCKET, CRED, victim_index=victim)
+    result = _archive(_job(origin, oss, seconds=20), store, tmp_path)
+    assert not result.ok and result.error and result.error["code"] == "InternalError"
+    assert not [k for k in store.list("") if k.endswith((".m3u8", ".json"))]
+
+
+def test_an_index_that_is_not_the_manifests_is_not_taken_as_finished(
+        origin: OriginServer, oss: OssServer, store: OssStore, tmp_path: Path) -> None:
+    job = _job(origin, oss, seconds=10)
+    first = _archive(job, store, tmp_path)
+    stale = store.get(first.index_key or "").decode().replace("#EXT-X-ENDLIST\n", "")
+    store.put(first.index_key or "", stale.encode(), "application/vnd.apple.mpegurl")
+    again = _archive(job, store, tmp_path)
+    assert again.ok and not again.complete_before and again.uploaded == 0
+    assert store.get(first.index_key or "").decode().endswith("#EXT-X-ENDLIST\n")
+
+
+def test_a_window_at_the_live_edge_is_tried_again(origin: OriginServer, oss: OssServer,
+                                                 store: OssStore, tmp_path: Path) -> None:
+    now = int(time.time())
+    job = ArchiveJob(domain=origin.netloc, app="live", stream="cam", start=(now - 20) * NS_PER_S,
+                     end=(now + 10) * NS_PER_S, bucket=BUCKET, endpoint=oss.url)
+    first = _archive(job, store, tmp_path)
+    assert first.ok and any(g["reason"] == "after-end" for g in first.gaps)
+    assert json.loads(store.get(first.manifest_key or ""))["Retry"] is True
+    assert not _archive(job, store, tmp_path).complete_before
+
+
+def test_signed_playlist_signs_only_its_own_folder(oss: OssServer, store: OssStore) -> None:
+    import requests
+
+    store.put("a/b/x.ts", b"\x47" * 188, "video/MP2T")
+    store.put("other/secret.ts", b"\x47" * 188, "video/MP2T")
+    store.put("a/b/i.m3u8", b"#EXTM3U\n#EXTINF:2,\nx.ts\n#EXTINF:2,\n../../other/secret.ts\n",
+              "application/vnd.apple.mpegurl")
+    text = requests.get(store.presign("a/b/i.m3u8", 600, hls=True), timeout=10).text
+    lines = [ln for ln in text.splitlines() if ln and not ln.startswith("#")]
+    assert lines[0].startswith("x.ts?OSSAccessKeyId=") and lines[1] == "../../other/secret.ts"

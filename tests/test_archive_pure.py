@@ -171,3 +171,15 @@ def test_jobs_from_publish_list_joins_and_clips_sessions() -> None:
     jobs = jobs_from_publish_list(s, domain="d", start=T0 * NS_PER_S, end=(T0 + 200) * NS_PER_S)
     assert [(j.stream, j.start // NS_PER_S - T0, j.end // NS_PER_S - T0) for j in jobs] == [
         ("a", 0, 30), ("a", 100, 200)]
+
+
+@pytest.mark.parametrize("key", ["a/x?.ts", "a/x#1.ts", "a/x%20.ts"])
+def test_keys_an_index_would_misread_are_refused(key: str) -> None:
+    with pytest.raises(UsageError, match="'\\?', '#' or '%'"):
+        validate_key(key)
+
+
+def test_index_uris_are_percent_encoded() -> None:
+    seg = ArchivedSegment("live/cam é/1 2.ts", 1, T0, 2.0, 1, 1)
+    pl = m3u8.loads(build_index([seg], "live/index.m3u8"))
+    assert pl.segments[0].uri == "cam%20%C3%A9/1%202.ts"

@@ -39,7 +39,7 @@ import re
 import statistics
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -461,7 +461,7 @@ async def fetch_segments(
     opts: FetchOptions,
     stats: FetchStats,
     emit: Callable[[FetchEvent], None] = lambda e: None,
-) -> AsyncIterator[tuple[Segment, Path | None, bytes | None]]:
+) -> AsyncGenerator[tuple[Segment, Path | None, bytes | None], None]:
     """Fetch segments in parallel; yield ``(segment, path, bytes)`` in playlist order.
 
     ``path`` is None for a segment the origin no longer has (a gap); ``bytes`` is None

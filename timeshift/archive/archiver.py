@@ -20,11 +20,11 @@ in the result, in the manifest, and marked in the index by a discontinuity.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import io
 import json
 import logging
-import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -62,6 +62,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 Status = Literal["ok", "failed"]
+
+# A window ending less than this before now may still be filling in at the origin.
+LIVE_EDGE_MARGIN = 120.0
 
 
 @dataclass(frozen=True)
@@ -192,10 +195,13 @@ class JobResult:
         }
 
 
-def _common_prefix(keys: list[str]) -> str:
-    """The longest folder prefix all keys share (``a/b/``), for one LIST."""
-    prefix = os.path.commonprefix(keys)
-    return prefix[: prefix.rfind("/") + 1]
+def _list_folders(store: ObjectStore, keys: list[str]) -> dict[str, ObjectInfo]:
+    """What the store has in the keys' folders: one LIST per distinct folder (a window has
+    one or two, by day), never a broader prefix that would list the stream's whole past."""
+    out: dict[str, ObjectInfo] = {}
+    for folder in sorted({k[: k.rfind("/") + 1] for k in keys}):
+        out.update(store.list(folder))
+    return out
 
 
 def _probe_size(data: bytes) -> tuple[int | None, int | None]:
@@ -226,9 +232,17 @@ async def _committed(store: ObjectStore, job: ArchiveJob, index_key: str,
         return None
     if manifest.get("RecordId") != job.record_id or manifest.get("SegmentTemplate") != job.template:
         return None
-    if any(g.get("reason") == "missing" for g in manifest.get("Gaps", [])):
-        return None  # segments that were gone then may be back: try them again
-    listing = await asyncio.to_thread(store.list, _common_prefix([s.key for s in segs]))
+    if manifest.get("Retry"):
+        return None  # segments that were gone, or not yet there, may be there now
+    # The index must be this manifest's: a run killed between writing a new manifest and
+    # its index leaves the old index, which must not pass for the new archive.
+    try:
+        index = (await asyncio.to_thread(store.get, index_key)).decode("utf-8", "replace")
+    except StoreError:
+        return None
+    if index != build_index(segs, index_key):
+        return None
+    listing = await asyncio.to_thread(_list_folders, store, [s.key for s in segs])
     for s in segs:
         have = listing.get(s.key)
         if have is None or have.size != s.size:
@@ -310,10 +324,12 @@ async def _run(job: ArchiveJob, store: ObjectStore, opts: ArchiveOptions, templa
                              "include {UnixTimestamp} and {Sequence}", option="--prefix")
         counts["total"] = len(sel.segments)
         emit("plan", f"{len(sel.segments)} segments, {len(sel.gaps)} gap(s)")
-        existing = await asyncio.to_thread(store.list, _common_prefix(list(keys.values())))
+        existing = await asyncio.to_thread(_list_folders, store, list(keys.values()))
 
         archived: list[ArchivedSegment] = []
-        uploads: set[asyncio.Task[None]] = set()
+        # Every upload task is kept until the end and its result read: a failed upload must
+        # fail the job before anything is committed.
+        uploads: list[asyncio.Task[None]] = []
         slots = asyncio.Semaphore(max(1, opts.uploads))
         size: tuple[int | None, int | None] = (None, None)
         previous: Segment | None = None
@@ -343,31 +359,32 @@ async def _run(job: ArchiveJob, store: ObjectStore, opts: ArchiveOptions, templa
                 emit(ev.kind, ev.detail)
 
         try:
-            async for seg, path, data in fetch_segments(session, sel.segments, cache,
-                                                        opts.fetch, stats, on_fetch):
-                if path is None:
-                    previous_missing = True
-                    continue
-                if data is None:  # from the cache of an earlier run
-                    async with aiofiles.open(path, "rb") as f:
-                        data = await f.read()
-                crc = crc64(data)
-                if size == (None, None) and not archived:
-                    size = await asyncio.to_thread(_probe_size, data)
-                jump = previous is not None and seg.start > previous.end + TOLERANCE
-                archived.append(ArchivedSegment(
-                    keys[seg.sequence], seg.sequence, seg.start, seg.duration, len(data), crc,
-                    discontinuity=bool(archived) and (seg.discontinuity or previous_missing or jump)))
-                previous, previous_missing = seg, False
-                counts["done"] += 1
-                await slots.acquire()
-                task = asyncio.ensure_future(upload(seg, keys[seg.sequence], data, crc))
-                uploads.add(task)
-                task.add_done_callback(uploads.discard)
-                for t in [t for t in uploads if t.done()]:
-                    t.result()  # an upload that failed fails the job now, not at the end
-            if uploads:
-                await asyncio.gather(*uploads)
+            fetched = fetch_segments(session, sel.segments, cache, opts.fetch, stats, on_fetch)
+            async with contextlib.aclosing(fetched):
+                async for seg, path, data in fetched:
+                    if path is None:
+                        previous_missing = True
+                        continue
+                    if data is None:  # from the cache of an earlier run
+                        async with aiofiles.open(path, "rb") as f:
+                            data = await f.read()
+                    crc = crc64(data)
+                    if size == (None, None) and not archived:
+                        size = await asyncio.to_thread(_probe_size, data)
+                    jump = previous is not None and seg.start > previous.end + TOLERANCE
+                    archived.append(ArchivedSegment(
+                        keys[seg.sequence], seg.sequence, seg.start, seg.duration, len(data),
+                        crc, discontinuity=bool(archived) and (
+                            seg.discontinuity or previous_missing or jump)))
+                    previous, previous_missing = seg, False
+                    counts["done"] += 1
+                    await slots.acquire()
+                    uploads.append(asyncio.ensure_future(
+                        upload(seg, keys[seg.sequence], data, crc)))
+                    for t in uploads:
+                        if t.done():
+                            t.result()  # a failed upload fails the job now, not at the end
+            await asyncio.gather(*uploads)
         except BaseException:
             for t in uploads:
                 t.cancel()
@@ -378,11 +395,17 @@ async def _run(job: ArchiveJob, store: ObjectStore, opts: ArchiveOptions, templa
     if not archived:
         raise GapError([(g.start, g.end) for g in final.gaps] or [(sel.start, sel.end)])
     gaps: tuple[Gap, ...] = final.gaps
+    # Worth another run later: segments that were gone (404) may come back, and a window
+    # reaching the live edge may not be all there yet (the time-shift store lags a little).
+    near_live = job.end / NS_PER_S > time.time() - LIVE_EDGE_MARGIN
+    retry = bool(stats.missing) or (near_live and any(g.reason == "after-end" for g in gaps))
     manifest = build_manifest(
         domain=job.domain, app=job.app, stream=job.stream, start_ns=job.start, end_ns=job.end,
         index_key=index_key, segments=archived, gaps=gaps, bucket=store.bucket,
         endpoint=store.endpoint, width=size[0], height=size[1], created=time.time(),
         template=job.template)
+    manifest["Retry"] = retry
+    manifest["Missing"] = sorted(seg.sequence for seg in stats.missing)
     mkey = manifest_key(index_key)
     emit("commit", index_key)
     await asyncio.to_thread(store.put, mkey, (json.dumps(manifest, indent=1) + "\n").encode(),

@@ -27,8 +27,9 @@ from typing import Any
 from oss2.utils import is_valid_bucket_name
 
 from ..errors import TimeshiftError, UsageError
+from ..times import NS_PER_S
 from .archiver import ArchiveJob, ArchiveOptions, ArchiveProgress, JobResult, archive_job
-from .store import ObjectStore, OssStore
+from .store import ObjectStore, OssStore, oss_credentials
 from .template import KeyTemplate
 
 __all__ = ["StoreSpec", "parse_executor", "run_jobs", "run_one", "summary", "task_key"]
@@ -118,7 +119,10 @@ async def _run_local(jobs: Sequence[ArchiveJob], spec: StoreSpec, options: Archi
                     stores[key] = spec.open(job)
                 result = await run_one(job, stores[key], options, attempts=attempts,
                                        progress=progress)
-            except (TimeshiftError, OSError) as exc:
+            except UsageError:
+                raise
+            except Exception as exc:  # one job's failure, whatever it is, is not the batch's
+                log.exception("%s failed", job.job_id)
                 result = _failed(job, exc)
             if on_result is not None:
                 on_result(result)
@@ -205,7 +209,13 @@ def run_jobs(jobs: Sequence[ArchiveJob], *, options: ArchiveOptions | None = Non
     for job in unique:  # bad input fails the batch up front, not job by job
         spec.check(job)
         KeyTemplate(job.template).require_per_segment("--prefix")
-        KeyTemplate(job.index_template)
+        index_key = KeyTemplate(job.index_template).render(
+            domain=job.domain, app=job.app, stream=job.stream, start=job.start / NS_PER_S,
+            end=job.end / NS_PER_S)
+        if not index_key.endswith(".m3u8"):
+            raise UsageError(f"the index key {index_key!r} must end in .m3u8", option="--index")
+    if kind == "local" and unique:
+        oss_credentials()  # missing credentials are bad input here; Dask workers have their own
     began = time.monotonic()
     if kind == "local":
         results = asyncio.run(_run_local(unique, spec, opts, concurrency, attempts, progress,

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import quote
 
 import m3u8
 
@@ -79,7 +80,7 @@ def build_index(segments: Sequence[ArchivedSegment], index_key: str) -> str:
     base = posixpath.dirname(index_key)
     for s in segments:
         pl.add_segment(m3u8.Segment(
-            uri=posixpath.relpath(s.key, base or "."),
+            uri=quote(posixpath.relpath(s.key, base or "."), safe="/"),
             duration=round(s.duration, 6),
             program_date_time=datetime.fromtimestamp(s.start, tz=timezone.utc),
             discontinuity=s.discontinuity,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import posixpath
 import time
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import m3u8
 
@@ -47,8 +47,11 @@ def verify_index(store: ObjectStore, index_key: str) -> tuple[int, float, int]:
     for seg in pl.segments:
         uri = str(seg.uri)
         parts = urlsplit(uri)
-        path = parts.path.lstrip("/") if parts.scheme else posixpath.normpath(
-            posixpath.join(base, parts.path))
+        path = unquote(parts.path).lstrip("/") if parts.scheme else posixpath.normpath(
+            posixpath.join(base, unquote(parts.path)))
+        if path.startswith("../") or path == "..":
+            raise StoreError("the index names a segment outside the bucket", bucket=store.bucket,
+                             key=index_key)
         if parts.scheme and parts.path.lstrip("/").startswith(store.bucket + "/"):
             path = parts.path.lstrip("/")[len(store.bucket) + 1:]  # path-style absolute URL
         keys.append(path)

@@ -8,7 +8,8 @@ one bucket often holds several play domains. Times are UTC.
 
 An object key is validated before anything is uploaded (a template or a stream name is
 user input, and a playlist is untrusted): no empty, ``.`` or ``..`` path components, no
-leading ``/``, no backslash or control characters, and at most 1023 bytes of UTF-8, the
+leading ``/``, no backslash, control characters, ``?``, ``#`` or ``%`` (an index would
+read them as another URI), and at most 1023 bytes of UTF-8, the
 OSS limit.
 """
 
@@ -53,6 +54,9 @@ def validate_key(key: str) -> str:
         raise UsageError(f"object key {key!r} starts with '/'; keys are relative to the bucket")
     if "\\" in key or _CONTROL.search(key):
         raise UsageError(f"object key {key!r} holds a backslash or a control character")
+    if any(c in key for c in "?#%"):
+        # In an index these would be read as a query, a fragment or an escape: another object.
+        raise UsageError(f"object key {key!r} holds '?', '#' or '%'")
     parts = key.split("/")
     if any(p in ("", ".", "..") for p in parts):
         raise UsageError(f"object key {key!r} has an empty, '.' or '..' path component")

@@ -1094,8 +1094,13 @@ class _Oss:
         out = []
         for line in text.splitlines():
             uri = line.strip()
-            if uri and not uri.startswith("#") and "://" not in uri and not uri.startswith("/"):
-                key = posixpath.normpath(posixpath.join(folder, uri.split("?", 1)[0]))
+            key = posixpath.normpath(posixpath.join(folder, unquote(uri.split("?", 1)[0])))
+            # Only segments under the playlist's own folder get signed: an m3u8 must not be a
+            # way to obtain signatures for the rest of the bucket.
+            inside = not key.startswith("../") and key != ".." and (
+                not folder or key.startswith(folder + "/"))
+            if (uri and not uri.startswith("#") and "://" not in uri and not uri.startswith("/")
+                    and inside):
                 resource = v1_canonical_resource(req.bucket, key, {})
                 to_sign = v1_string_to_sign("GET", {}, p["Expires"], resource)
                 sig = base64.b64encode(hmac.new(self.cfg.access_key_secret.encode(),
