@@ -11,13 +11,17 @@ fetch the same VOD playlist (10 minutes = 300 segments, ~160 MB by default):
 * ``aria2c -j16 -x1 --dir D -i LIST`` (segment URLs only: download, no muxing)
 * ``yt-dlp -N 16 --downloader m3u8:native -o OUT.mp4 URL``
 * ``streamlink --stream-segment-threads 10 -o OUT.ts hls://URL best`` (TS only)
+* ``timeshift archive`` of the same window into a local OSS server
+  (``timeshift.sim.oss``, in the bench process beside the origin), into a fresh bucket
+  and cache dir per repeat, then the same command again: the re-run must upload nothing
 
 Each tool runs as a subprocess in its own process group.  Measured per run:
 wall time, CPU seconds (user+sys of the process and its reaped children, from
 ``os.wait4``), peak RSS as ``ru_maxrss`` (the largest single process of the
 tree) and as the peak of the tree's summed VmRSS sampled every 50 ms from
 ``/proc``.  The origin counts the segment requests of each run, and every
-output is checked: size, duration (PyAV) and video frame count.  With
+output is checked: size, duration (PyAV) and video frame count; the archiver's by its
+JSON report (status ok, every playlist segment archived and uploaded, none on the re-run).  With
 ``--repeat N`` each tool runs N times and the median of each metric is shown.
 
 ``timeshift clip`` is also run on a long window (``--long-minutes``, 60 by
@@ -35,6 +39,7 @@ Usage::
     python tools/bench.py                                  # everything, 3 repeats
     python tools/bench.py --only ffmpeg,aria2c,yt-dlp,streamlink --repeat 1
     python tools/bench.py --only timeshift --variants plain,keyframe,exact
+    python tools/bench.py --only timeshift,archive --repeat 3 --long-minutes 0
     python tools/bench.py --only timeshift --variants keyframe,exact --trim 0.52,0.48
     python tools/bench.py --variants "plain;--cut exact --jobs 4"
     python tools/bench.py --minutes 5 --long-minutes 0 --json out.json --markdown out.md
@@ -53,6 +58,7 @@ import logging
 import os
 import platform
 import re
+import secrets
 import shlex
 import shutil
 import signal
@@ -80,8 +86,14 @@ ORIGIN_LATENCY = 0.04
 ORIGIN_HISTORY = 4 * 3600
 WINDOW_OFFSET = 600  # seconds after stream_start where the measured window begins
 RSS_INTERVAL = 0.05
-TOOL_NAMES = ("timeshift", "ffmpeg", "aria2c", "yt-dlp", "streamlink")
+TOOL_NAMES = ("timeshift", "archive", "ffmpeg", "aria2c", "yt-dlp", "streamlink")
 BASELINE = "timeshift"
+ARCHIVE = "archive"  # the --only name of the two archive rows
+ARCHIVE_ROW = "timeshift archive"
+RERUN_ROW = "timeshift archive (re-run)"
+ARCHIVE_TARGET = 1.5  # archive wall time at most this many times the clip's
+RERUN_TARGET = 0.10  # a re-run of a finished job: under this fraction of the first run
+OSS_KEY_ID = "bench"
 DEFAULT_CACHE = Path.home() / ".cache" / "timeshift-bench"
 
 
@@ -547,6 +559,107 @@ def run_tool(tool: Tool, url: str, segments: list[tuple[str, float]], work: Path
         shutil.rmtree(out_dir, ignore_errors=True)
 
 
+# -- the archiver -----------------------------------------------------------------------
+
+
+def archive_argv(url: str, oss_url: str, bucket: str, cache: Path, report: Path) -> list[str]:
+    """``timeshift archive`` of the window of the clip rows' ``url`` into ``bucket``."""
+    from timeshift.times import format_iso
+    from timeshift.urls import parse_url
+
+    src = parse_url(url)
+    if src.start is None or src.end is None:
+        raise RuntimeError(f"not a VOD window: {url}")
+    return [sys.executable, "-m", "timeshift", "archive", "--domain", src.domain,
+            "--scheme", src.scheme, "--app", src.app, "--stream", src.stream,
+            "--start", format_iso(src.start), "--end", format_iso(src.end),
+            "--bucket", bucket, "--endpoint", oss_url, "--cache-dir", str(cache),
+            "--progress", "none", "--json", "--report", str(report)]
+
+
+def check_archive(report: Path, segments: int, rerun: bool) -> dict[str, Any]:
+    """The archive's JSON report: status ok, every segment there, all uploaded (a re-run: none)."""
+    try:
+        jobs = json.loads(report.read_text())["jobs"]
+    except (OSError, ValueError, KeyError) as exc:
+        return {"error": f"no JSON report: {type(exc).__name__}: {exc}"}
+    if len(jobs) != 1:
+        return {"error": f"{len(jobs)} jobs in the report, expected 1"}
+    job = jobs[0]
+    out: dict[str, Any] = {"path": f"{job['bucket']}/{job['index_key']}",
+                           "size_bytes": job["bytes"], "duration_s": job["duration"],
+                           **{k: job[k] for k in ("status", "segments", "uploaded", "skipped")}}
+    uploads = 0 if rerun else segments
+    if job["status"] != "ok":
+        out["error"] = f"status {job['status']}: {(job.get('error') or {}).get('message')}"
+    elif job["segments"] != segments:
+        out["error"] = f"{job['segments']} segments archived, the playlist has {segments}"
+    elif job["uploaded"] != uploads:
+        out["error"] = f"{job['uploaded']} segments uploaded, expected {uploads}"
+    return out
+
+
+def run_archive(url: str, segments: list[tuple[str, float]], work: Path, oss: Any,
+                bucket: str, timeout: float, counters: dict[str, int], tag: str) -> list[Run]:
+    """The first archive of the window into a fresh bucket and cache dir, then the same again."""
+    out_dir = Path(tempfile.mkdtemp(prefix=f"{ARCHIVE}-{tag}-", dir=work))
+    report = out_dir / "report.json"
+    argv = archive_argv(url, oss.url, bucket, out_dir / "cache", report)
+    env = {k: v for k, v in os.environ.items() if k != "OSS_SESSION_TOKEN"}
+    env.update(OSS_ACCESS_KEY_ID=oss.config.access_key_id,
+               OSS_ACCESS_KEY_SECRET=oss.config.access_key_secret)
+    runs: list[Run] = []
+    try:
+        for rerun in (False, True):
+            report.unlink(missing_ok=True)
+            served_before = counters.get("segments", 0)
+            log = work / f"{ARCHIVE}-{tag}{'-rerun' if rerun else ''}.log"
+            run = measure(argv, out_dir, log, timeout, env=env)
+            run.segments_served = counters.get("segments", 0) - served_before
+            if not run.timed_out:
+                run.output = check_archive(report, len(segments), rerun)
+                if run.ok and "error" in run.output:
+                    run.error = str(run.output["error"])
+            if run.ok and not rerun and run.segments_served < len(segments):
+                run.error = f"only {run.segments_served} of {len(segments)} segments fetched"
+            runs.append(run)
+        first, again = runs
+        if first.ok and again.ok and first.wall_s:
+            again.output["vs_first"] = again.wall_s / first.wall_s
+        return runs
+    finally:
+        shutil.rmtree(out_dir, ignore_errors=True)
+
+
+def _archive_targets(rows: list[Row], base_wall: float | None) -> list[str]:
+    """Whether the archive rows met their targets, for the report."""
+    first = next((r for r in rows if r.tool == ARCHIVE_ROW), None)
+    again = next((r for r in rows if r.tool == RERUN_ROW), None)
+    if first is None or again is None:
+        return []
+    lines = ["Archive targets:"]
+    wall = first.median("wall_s")
+    if wall is None:
+        lines.append(f"- archive ≤ {ARCHIVE_TARGET:g}× the clip's wall time: failed to run.")
+    elif base_wall:
+        met = "met" if wall <= ARCHIVE_TARGET * base_wall else "NOT met"
+        lines.append(f"- archive ≤ {ARCHIVE_TARGET:g}× the clip's wall time: {met} "
+                     f"({wall:.2f} s vs {base_wall:.2f} s, {wall / base_wall:.2f}×).")
+    else:
+        lines.append(f"- archive ≤ {ARCHIVE_TARGET:g}× the clip's wall time: no clip row "
+                     "to compare with.")
+    share = again.median_output("vs_first")
+    if share is None:
+        lines.append(f"- re-run < {RERUN_TARGET * 100:g} % of the first run, nothing uploaded: "
+                     "failed to run.")
+    else:
+        met = "met" if share < RERUN_TARGET and not again.error else "NOT met"
+        lines.append(f"- re-run < {RERUN_TARGET * 100:g} % of the first run, nothing uploaded: {met} "
+                     f"({share * 100:.1f} % of the first run's wall time, median over the repeats; "
+                     f"{_fmt(again.median_output('uploaded'), 0)} uploaded).")
+    return lines
+
+
 def _fmt(value: float | None, digits: int = 1) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
 
@@ -600,6 +713,11 @@ def render(rows: list[Row], meta: dict[str, Any], long: dict[str, Any] | None) -
     notes = [f"- {row.tool}: {row.error}" for row in rows if row.error and row.good()]
     if notes:
         out += ["", "Notes:", *notes]
+    targets = _archive_targets(rows, base_wall)
+    if targets:
+        out += ["", *targets, "", "The archive rows' segments go to a local OSS server in the "
+                "bench process (its CPU is not counted either); output MB and duration are from "
+                "the archive's JSON report (bytes and seconds archived)."]
     if long is not None:
         out.append("")
         if long.get("error"):
@@ -610,7 +728,8 @@ def render(rows: list[Row], meta: dict[str, Any], long: dict[str, Any] | None) -
                 f"{long['short_rss_mb']:.1f} MB, {long['long_minutes']:g} min "
                 f"{long['long_rss_mb']:.1f} MB ({long['delta_pct']:+.1f} %); max single "
                 f"process {long['short_maxrss_mb']:.1f} / {long['long_maxrss_mb']:.1f} MB.")
-    out += ["", "Command lines ($URL: the VOD playlist, $OUT: the tool's output dir):", ""]
+    out += ["", "Command lines ($URL: the VOD playlist, $OUT: the tool's output dir, $ORIGIN "
+            "and $OSS: the local origin and OSS server):", ""]
     for row in rows:
         if row.template:
             version = f" ({row.version})" if row.version else ""
@@ -620,7 +739,8 @@ def render(rows: list[Row], meta: dict[str, Any], long: dict[str, Any] | None) -
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
-        description="Benchmark timeshift clip against ffmpeg, aria2c, yt-dlp and streamlink.",
+        description="Benchmark timeshift clip against ffmpeg, aria2c, yt-dlp and streamlink, "
+                    "and timeshift archive (and its re-run) against timeshift clip.",
         epilog="Tools for --only: " + ", ".join(TOOL_NAMES))
     p.add_argument("--minutes", type=float, default=10, help="measured window (default 10)")
     p.add_argument("--long-minutes", type=float, default=60,
@@ -675,6 +795,7 @@ def _terminate_as_interrupt() -> Iterator[None]:
 def bench(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
     """Run everything; return the Markdown report and the raw results."""
     from timeshift.sim.origin import OriginConfig, OriginServer
+    from timeshift.sim.oss import OssConfig, OssServer
 
     # A tool killed at its timeout leaves the origin writing to a closed socket;
     # aiohttp would log a traceback for each such request.
@@ -705,9 +826,16 @@ def bench(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
     server = OriginServer(OriginConfig(samples=samples, latency=ORIGIN_LATENCY,
                                        history=ORIGIN_HISTORY))
     work = Path(tempfile.mkdtemp(prefix="timeshift-bench-", dir=args.work_dir))
+    archive_rows = ([Row(tool=ARCHIVE_ROW, key=ARCHIVE), Row(tool=RERUN_ROW, key=ARCHIVE)]
+                    if ARCHIVE in args.only else [])
+    buckets = tuple(f"bench-r{i}" for i in range(args.repeat))  # a fresh one per repeat
+    oss = OssServer(OssConfig(access_key_id=OSS_KEY_ID, access_key_secret=secrets.token_urlsafe(18),
+                              buckets=buckets, root=work / "oss"))
     t_start = time.perf_counter()
     try:
         server.start()
+        if archive_rows:
+            oss.start()
         counters = server.config.counters
         seg = server.segment_duration
         start = server.stream_start + WINDOW_OFFSET // seg * seg
@@ -730,14 +858,29 @@ def bench(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
                 row.template = _template(run.argv, url, work)
                 row.runs.append(run)
                 print(f"  {_summary(run)}", file=sys.stderr, flush=True)
+        for i in range(args.repeat if archive_rows else 0):
+            print(f"{ARCHIVE_ROW}, then again: run {i + 1}/{args.repeat} ...", file=sys.stderr,
+                  flush=True)
+            runs = run_archive(url, segments, work, oss, buckets[i], args.timeout, counters,
+                               f"r{i}")
+            for row, run in zip(archive_rows, runs, strict=True):
+                row.argv = run.argv
+                row.template = (_template(run.argv, url, work)
+                                .replace(server.netloc, "$ORIGIN").replace(oss.url, "$OSS"))
+                row.runs.append(run)
+                print(f"  {_summary(run)}", file=sys.stderr, flush=True)
         base = next((t for t in tools if t.key == "timeshift"), None)
         if base is not None and args.long_minutes > 0:
             long = _long_window(base, rows[tools.index(base)], server, start, args, work,
                                 ffmpeg, counters, seg_bytes)
     finally:
+        oss.stop()
         server.stop()
         shutil.rmtree(work, ignore_errors=True)
     meta["elapsed_s"] = round(time.perf_counter() - t_start, 1)
+    # The archive rows go right after the clip rows they are compared with.
+    after = max((i + 1 for i, r in enumerate(rows) if r.key == BASELINE), default=0)
+    rows[after:after] = archive_rows
     report = render(rows, meta, long)
     raw = {"meta": meta, "long_window": long,
            "rows": [{**asdict(r), "runs": [asdict(x) for x in r.runs]} for r in rows]}
