@@ -8,6 +8,7 @@ plays from OSS" is checked against what it wrote. On merge the real archiver rep
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -22,9 +23,10 @@ import m3u8
 import oss2
 import pytest
 import requests
+from callback_helpers import jobs_in
+from callback_helpers import wait_until as _wait_until
 
 from timeshift.archive import OssStore
-from timeshift.callbacks.queue import JobQueue
 from timeshift.callbacks.register import register_callbacks
 from timeshift.callbacks.rules import parse_rules
 from timeshift.callbacks.runners import load_runner
@@ -35,6 +37,8 @@ from timeshift.openapi.live import LiveApi
 from timeshift.sim.liveapi import LiveApiConfig, LiveApiServer
 from timeshift.sim.origin import OriginConfig, OriginServer, publish_events, publish_sessions
 from timeshift.sim.oss import OssConfig, OssServer
+
+wait_until = functools.partial(_wait_until, timeout=20.0)
 
 AK, SK = "ak-callbacks", "sk-callbacks-secret"
 OSS_AK, OSS_SK, BUCKET = "oss-ak", "oss-sk", "archive"
@@ -53,22 +57,8 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
                           text=True, timeout=60, env={**os.environ, **(env or {})})
 
 
-def wait_until(pred: Any, timeout: float = 20.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = pred()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
-def jobs_in(path: Path) -> list[Any]:
-    q = JobQueue(path)
-    try:
-        return q.jobs()
-    finally:
-        q.close()
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ recording function; binding the real archiver is one line where the receiver is 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import signal
@@ -21,14 +22,17 @@ from typing import Any
 
 import pytest
 import requests
+from callback_helpers import jobs_in
+from callback_helpers import wait_until as _wait_until
 
 from timeshift.callbacks.jobs import JobSpec, thread_runner
-from timeshift.callbacks.queue import JobQueue
 from timeshift.callbacks.rules import MAX_ANSWER_BYTES, parse_rules
 from timeshift.callbacks.security import parse_networks
 from timeshift.callbacks.server import ReceiverConfig, ReceiverServer
 from timeshift.callbacks.worker import timeline_resolver
 from timeshift.sim.origin import OriginServer
+
+wait_until = functools.partial(_wait_until, timeout=15.0)
 
 NS = 10**9
 RULES = {
@@ -44,15 +48,6 @@ RULES = {
 DOMAIN = "push.example.com"
 
 
-def wait_until(pred: Callable[[], Any], timeout: float = 15.0, what: str = "condition") -> Any:
-    """Poll ``pred`` until it is truthy; bounded, so a broken receiver fails instead of hanging."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = pred()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 class Recorder:
@@ -99,12 +94,6 @@ def publish(srv: ReceiverServer, action: str, t: int | None, stream: str = "cam1
     return requests.get(srv.url + "/publish", params=q, timeout=5)
 
 
-def jobs_in(path: Path) -> list[Any]:
-    q = JobQueue(path)
-    try:
-        return q.jobs()
-    finally:
-        q.close()
 
 
 # -- malformed payloads

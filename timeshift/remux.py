@@ -12,10 +12,17 @@ import asyncio
 import logging
 import shlex
 import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import ffmpeg
+
+if sys.version_info >= (3, 11):
+    from typing import Self
+else:  # pragma: no cover
+    from typing_extensions import Self
 
 from .errors import TimeshiftError
 
@@ -80,26 +87,38 @@ def mp4_command(output: Path, plan: MuxPlan = MuxPlan(), *, exe: str = "ffmpeg")
     return list(stream.compile(cmd=exe))
 
 
-class Remuxer:
-    """ffmpeg running on a command, fed through stdin.
+class PipedProcess:
+    """A child process fed through its stdin: ffmpeg for the keyframe cut, the exact cutter.
 
-    ``await write(data)`` applies backpressure through the pipe; ``await finish()``
-    closes stdin, waits, and raises :class:`FfmpegError` on a non-zero exit.
+    ``await write(data)`` applies backpressure through the pipe; ``await finish()`` closes
+    stdin, waits, and returns what the subclass makes of the exit (raising on failure);
+    ``await abort()`` kills and reaps the child. Subclasses say what a closed input and a
+    finished child mean.
     """
 
-    def __init__(self, argv: list[str]) -> None:
+    def __init__(self, argv: list[str], *, capture_stdout: bool = False) -> None:
         self.argv = argv
         self.proc: asyncio.subprocess.Process | None = None
-        self._stderr: asyncio.Task[bytes] | None = None
+        self._capture_stdout = capture_stdout
+        self._stdout: asyncio.Future[bytes] | None = None
+        self._stderr: asyncio.Future[bytes] | None = None
 
-    async def start(self) -> Remuxer:
+    async def start(self) -> Self:
         log.debug("running %s", shlex.join(self.argv))
         self.proc = await asyncio.create_subprocess_exec(
-            *self.argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL,
+            *self.argv, stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE if self._capture_stdout else asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE)
         assert self.proc.stderr is not None
+        if self._capture_stdout:
+            assert self.proc.stdout is not None
+            self._stdout = asyncio.ensure_future(self.proc.stdout.read())
         self._stderr = asyncio.ensure_future(self.proc.stderr.read())
         return self
+
+    def input_closed(self) -> TimeshiftError:
+        """The error for a child that stopped reading its input."""
+        raise NotImplementedError
 
     async def write(self, data: bytes) -> None:
         assert self.proc is not None and self.proc.stdin is not None
@@ -107,11 +126,15 @@ class Remuxer:
             self.proc.stdin.write(data)
             await self.proc.stdin.drain()
         except (BrokenPipeError, ConnectionResetError):
-            # ffmpeg quit early; its exit code and stderr say why, in finish().
+            # The child quit early; its exit status and stderr say why, in finish().
             await self.finish()
-            raise FfmpegError(-1, "ffmpeg closed its input") from None
+            raise self.input_closed() from None
 
-    async def finish(self) -> None:
+    async def finish(self) -> Any:
+        raise NotImplementedError
+
+    async def close_and_wait(self) -> tuple[int, bytes, str]:
+        """End the input, wait for the child: its exit code, stdout (if kept), stderr."""
         assert self.proc is not None and self.proc.stdin is not None
         if not self.proc.stdin.is_closing():
             self.proc.stdin.close()
@@ -120,16 +143,30 @@ class Remuxer:
             except (BrokenPipeError, ConnectionResetError):
                 pass
         rc = await self.proc.wait()
+        out = await self._stdout if self._stdout is not None else b""
         err = (await self._stderr).decode(errors="replace") if self._stderr else ""
+        return rc, out, err
+
+    async def abort(self) -> None:
+        """Stop the child (on failure or Ctrl-C) and reap it."""
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.kill()
+            await self.proc.wait()
+        for task in (self._stdout, self._stderr):
+            if task is not None:
+                task.cancel()
+
+
+class Remuxer(PipedProcess):
+    """ffmpeg running on a command, fed through stdin; ``finish`` raises
+    :class:`FfmpegError` on a non-zero exit."""
+
+    def input_closed(self) -> TimeshiftError:
+        return FfmpegError(-1, "ffmpeg closed its input")
+
+    async def finish(self) -> None:
+        rc, _, err = await self.close_and_wait()
         if rc != 0:
             raise FfmpegError(rc, err)
         if err.strip():
             log.info("ffmpeg: %s", err.strip())
-
-    async def abort(self) -> None:
-        """Stop ffmpeg (on failure or Ctrl-C) and reap it."""
-        if self.proc is not None and self.proc.returncode is None:
-            self.proc.kill()
-            await self.proc.wait()
-        if self._stderr is not None:
-            self._stderr.cancel()

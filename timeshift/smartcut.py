@@ -20,10 +20,8 @@ timeshift.smartcut``) that the clip pipeline feeds through stdin, with the same
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import shlex
 import sys
 from collections import deque
 from dataclasses import asdict, dataclass, field
@@ -45,6 +43,7 @@ from .cutplan import (
     x264_profile,
 )
 from .errors import CutError
+from .remux import PipedProcess
 
 __all__ = ["CutStats", "PipeCutter", "cut_stream", "exact_cut_supported"]
 
@@ -378,7 +377,7 @@ def cut_stream(source: str, output: Path, window: CutWindow) -> CutStats:
         raise CutError(f"FFmpeg: {exc}") from exc
 
 
-class PipeCutter:
+class PipeCutter(PipedProcess):
     """:func:`cut_stream` in a child Python process, fed MPEG-TS bytes through its stdin.
 
     A child process rather than a thread, like ffmpeg for the keyframe cut: the cut's
@@ -392,58 +391,21 @@ class PipeCutter:
     def __init__(self, output: Path, window: CutWindow) -> None:
         self.output = output
         self.window = window
-        self.argv = [sys.executable, "-m", "timeshift.smartcut", str(output),
-                     str(window.start), str(window.end), window.mode]
-        self.proc: asyncio.subprocess.Process | None = None
-        self._stdout: asyncio.Future[bytes] | None = None
-        self._stderr: asyncio.Future[bytes] | None = None
+        super().__init__([sys.executable, "-m", "timeshift.smartcut", str(output),
+                          str(window.start), str(window.end), window.mode],
+                         capture_stdout=True)
 
-    async def start(self) -> PipeCutter:
-        log.debug("running %s", shlex.join(self.argv))
-        self.proc = await asyncio.create_subprocess_exec(
-            *self.argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE)
-        assert self.proc.stdout is not None and self.proc.stderr is not None
-        self._stdout = asyncio.ensure_future(self.proc.stdout.read())
-        self._stderr = asyncio.ensure_future(self.proc.stderr.read())
-        return self
-
-    async def write(self, data: bytes) -> None:
-        assert self.proc is not None and self.proc.stdin is not None
-        try:
-            self.proc.stdin.write(data)
-            await self.proc.stdin.drain()
-        except (BrokenPipeError, ConnectionResetError):
-            # The cutter stopped reading: its exit status and message say why.
-            await self.finish()
-            raise CutError("the cutter closed its input") from None
+    def input_closed(self) -> CutError:
+        return CutError("the cutter closed its input")
 
     async def finish(self) -> CutStats:
-        assert self.proc is not None and self.proc.stdin is not None
-        assert self._stdout is not None and self._stderr is not None
-        if not self.proc.stdin.is_closing():
-            self.proc.stdin.close()
-            try:
-                await self.proc.stdin.wait_closed()
-            except (BrokenPipeError, ConnectionResetError):
-                pass
-        rc = await self.proc.wait()
-        out, err = await self._stdout, (await self._stderr).decode(errors="replace")
+        rc, out, err = await self.close_and_wait()
         if rc != 0:
             lines = err.strip().splitlines()
             raise CutError(lines[-1] if lines else f"the cutter exited with {rc}")
         if err.strip():
             log.info("cutter: %s", err.strip())
         return CutStats(**json.loads(out))
-
-    async def abort(self) -> None:
-        """Stop the cutter (on failure or Ctrl-C) and reap it."""
-        if self.proc is not None and self.proc.returncode is None:
-            self.proc.kill()
-            await self.proc.wait()
-        for task in (self._stdout, self._stderr):
-            if task is not None:
-                task.cancel()
 
 
 def _main(argv: list[str]) -> int:

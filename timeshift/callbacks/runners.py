@@ -52,9 +52,9 @@ async def archive_runner(spec: JobSpec, /) -> Mapping[str, Any]:
         if spec.kind == "record_file":
             if not spec.uri:
                 return {"status": "failed", "error": {"message": "the event names no file"}}
-            probe = _archive_job(spec.with_start(spec.start or spec.end - 1)) \
-                if spec.start is None else _archive_job(spec)
-            store = store_spec.open(probe)
+            # The store is the rule's bucket; a file event carries no session start.
+            located = spec if spec.start is not None else spec.with_start(spec.end - 1)
+            store = store_spec.open(_archive_job(located))
             key = spec.uri.lstrip("/")
             if key.endswith(".m3u8"):
                 n, seconds, size = await asyncio.to_thread(verify_index, store, key)

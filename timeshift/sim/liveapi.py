@@ -385,6 +385,14 @@ async def _delete_record_config(api: _LiveApi, p: dict[str, str]) -> dict[str, A
     return {}
 
 
+def _notify_url(p: dict[str, str]) -> str:
+    _require(p, "NotifyUrl")
+    url = p["NotifyUrl"]
+    if not url.startswith(("http://", "https://")):
+        raise _Fail(400, "InvalidNotifyUrl.Malformed", "NotifyUrl must be http or https")
+    return url
+
+
 def _notify_action(kind: str) -> Handler:
     async def handle(api: _LiveApi, p: dict[str, str]) -> dict[str, Any]:
         domain = api.domain(p)
@@ -395,10 +403,7 @@ def _notify_action(kind: str) -> Handler:
             if api.notify_configs.pop(domain, None) is None:
                 raise _Fail(404, "ConfigNotFound", "notify config not found")
             return {}
-        _require(p, "NotifyUrl")
-        url = p["NotifyUrl"]
-        if not url.startswith(("http://", "https://")):
-            raise _Fail(400, "InvalidNotifyUrl.Malformed", "NotifyUrl must be http or https")
+        url = _notify_url(p)
         if kind == "update" and domain not in api.notify_configs:
             raise _Fail(404, "ConfigNotFound", "notify config not found")
         if kind == "add" and domain in api.notify_configs:
@@ -425,10 +430,7 @@ def _stream_notify_action(kind: str) -> Handler:
             if api.stream_notify_configs.pop(domain, None) is None:
                 raise _Fail(404, "ConfigNotFound", "notify url config not found")
             return {}
-        _require(p, "NotifyUrl")
-        url = p["NotifyUrl"]
-        if not url.startswith(("http://", "https://")):
-            raise _Fail(400, "InvalidNotifyUrl.Malformed", "NotifyUrl must be http or https")
+        url = _notify_url(p)
         conf = {"DomainName": domain, "NotifyUrl": url}
         for name in ("NotifyReqAuth", "NotifyAuthKey"):  # optional in the current reference
             if p.get(name):
