@@ -286,6 +286,8 @@ class Selection:
     end: float
     segments: tuple[Segment, ...]
     gaps: tuple[Gap, ...]
+    #: Listed segments the origin turned out not to have (see :meth:`with_missing`).
+    missing: tuple[Segment, ...] = ()
 
     @property
     def covered(self) -> tuple[float, float] | None:
@@ -305,7 +307,8 @@ class Selection:
         kept = tuple(s for s in self.segments if s.sequence not in gone)
         extra = [Gap(max(s.start, self.start), min(s.end, self.end), "missing")
                  for s in self.segments if s.sequence in gone]
-        return replace(self, segments=kept, gaps=_union_gaps([*self.gaps, *extra]))
+        return replace(self, segments=kept, gaps=_union_gaps([*self.gaps, *extra]),
+                       missing=self.missing + tuple(s for s in self.segments if s.sequence in gone))
 
 
 def _union_gaps(gaps: Iterable[Gap]) -> tuple[Gap, ...]:
