@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 import m3u8
 
 from .errors import ForeignHostError, RemoteError, UsageError
-from .timeline import Span, merge_spans
+from .spans import Span, merge_spans
 
 __all__ = [
     "ByteRange",

@@ -81,7 +81,7 @@ import crcmod
 from aiohttp import web
 from oss2.crc64_combine import mkCombineFun
 
-from .server import BackgroundServer
+from ..localserver import BackgroundServer
 
 __all__ = [
     "OssConfig",
