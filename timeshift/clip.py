@@ -387,16 +387,16 @@ class ClipSink:
 def _check_output(out: Path, fmt: str, cut: CutMode | None, fetch: FetchOptions) -> None:
     """Refuse what cannot work before anything is fetched."""
     if fmt not in ("mp4", "ts"):
-        raise UsageError(f"output format must be mp4 or ts, got {fmt!r}", option="-o")
+        raise UsageError(f"output format must be mp4 or ts, got {fmt!r}", field="output")
     if not out.parent.exists():
-        raise UsageError(f"the folder {out.parent} does not exist", option="-o")
+        raise UsageError(f"the folder {out.parent} does not exist", field="output")
     if cut is not None and cut not in CUT_MODES:
-        raise UsageError(f"expected one of {', '.join(CUT_MODES)}, got {cut!r}", option="--cut")
+        raise UsageError(f"expected one of {', '.join(CUT_MODES)}, got {cut!r}", field="cut")
     if fmt == "ts" and cut is not None:
         raise UsageError("TS output is whole segments, not cut; write .mp4 to cut",
-                         option="--cut")
+                         field="cut")
     if fetch.concurrency < 1:
-        raise UsageError("must be at least 1", option="--concurrency")
+        raise UsageError("must be at least 1", field="concurrency")
 
 
 def _result(out: Path, run: WindowRun[_Written], fmt: str) -> ClipResult:

@@ -79,17 +79,17 @@ def resolve_source(url: str | None, domain: str | None, app: str | None, stream:
     """
     if start is not None and end is not None and end <= start:
         raise UsageError("the end is not after the start; give an end later than --start",
-                         option="--end")
+                         field="end")
     if url is None:
         if not (domain and app and stream):
-            raise UsageError("give --url, or --domain, --app and --stream", option="--domain")
+            raise UsageError("give --url, or --domain, --app and --stream", field="domain")
         if start is None or end is None:
-            raise UsageError("give --start and --end", option="--start")
+            raise UsageError("give --start and --end", field="start")
         ts_url = TimeshiftURL.vod(domain, app, stream, *_whole_seconds(start, end),
                                   scheme=scheme)
     else:
         if urlsplit(url).scheme not in ("http", "https"):
-            raise UsageError(f"{url!r} is not an http(s) URL", option="--url")
+            raise UsageError(f"{url!r} is not an http(s) URL", field="url")
         try:
             ts_url = parse_url(url)
         except UsageError:
@@ -100,7 +100,7 @@ def resolve_source(url: str | None, domain: str | None, app: str | None, stream:
         e = end if end is not None else ts_url.end
         if s is None or e is None:
             raise UsageError("this time-shift URL has no window; give --start and --end",
-                             option="--start")
+                             field="start")
         start, end = s, e
         lo_s, hi_s = _whole_seconds(s, e)
         ts_url = ts_url.copy_with(mode=Mode.VOD, start=lo_s, end=hi_s, offset=None)
@@ -164,7 +164,7 @@ async def plan_window(session: aiohttp.ClientSession, source: Source, *,
     if not pl.dated and source.timeline is None and source.from_url and source.window:
         raise UsageError("this playlist has no PROGRAM-DATE-TIME, so --start/--end cannot "
                          "be placed in it; leave them out to take the whole playlist",
-                         option="--start")
+                         field="start")
     entries = timeline.entries if timeline else ()
     segs = assign_wall_clock(pl.segments, window[0], entries)
     if not pl.dated and source.window is None:

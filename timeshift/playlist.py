@@ -149,7 +149,7 @@ class Playlist:
 def _refuse_unsupported(pl: m3u8.M3U8) -> None:
     if pl.is_variant:
         raise UsageError(
-            "this is a master (variant) playlist; pass the URL of one media playlist", option="--url")
+            "this is a master (variant) playlist; pass the URL of one media playlist", field="url")
     if pl.segment_map or any(s.init_section for s in pl.segments):
         # The pipeline rewrites MPEG-TS timestamps on the way into ffmpeg; fMP4 fragments
         # would need a different one. Time-shift playlists of ApsaraVideo Live are MPEG-TS.
@@ -333,7 +333,7 @@ def select_window(segments: Sequence[Segment], start: float, end: float,
     """
     if end <= start:
         raise UsageError("the end is not after the start; give an end later than --start",
-                         option="--end")
+                         field="end")
     chosen = tuple(s for s in segments if s.end > start + 1e-6 and s.start < end - 1e-6)
     gaps: list[Gap] = []
     cursor = start

@@ -79,10 +79,10 @@ class ArchiveJob:
     def __post_init__(self) -> None:
         for name in ("domain", "app", "stream"):
             if not getattr(self, name):
-                raise UsageError(f"an archive job needs a {name}", option=f"--{name}")
+                raise UsageError(f"an archive job needs a {name}", field=name)
         if self.end <= self.start:
             raise UsageError("the end is not after the start; give an end later than --start",
-                             option="--end")
+                             field="end")
 
     @property
     def job_id(self) -> str:
@@ -256,12 +256,12 @@ async def archive_job(job: ArchiveJob, store: ObjectStore, options: ArchiveOptio
     """
     began = time.monotonic()
     opts = options or ArchiveOptions()
-    seg_template = KeyTemplate(job.template).require_per_segment("--prefix")
+    seg_template = KeyTemplate(job.template).require_per_segment("template")
     idx_template = KeyTemplate(job.index_template)
     index_key = idx_template.render(domain=job.domain, app=job.app, stream=job.stream,
                                     start=job.start / NS_PER_S, end=job.end / NS_PER_S)
     if not index_key.endswith(".m3u8"):
-        raise UsageError(f"the index key {index_key!r} must end in .m3u8", option="--index")
+        raise UsageError(f"the index key {index_key!r} must end in .m3u8", field="index_template")
     counts = {"done": 0, "total": 0, "uploaded": 0, "skipped": 0, "bytes": 0}
 
     def emit(kind: str, detail: str = "") -> None:
@@ -321,7 +321,7 @@ class UploadSink:
             sequence=s.sequence) for s in selection.segments}
         if len(set(self.keys.values())) != len(self.keys):
             raise UsageError(f"template {job.template!r} gives two segments the same key; "
-                             "include {UnixTimestamp} and {Sequence}", option="--prefix")
+                             "include {UnixTimestamp} and {Sequence}", field="template")
         self.counts["total"] = len(selection.segments)
         self.existing = await asyncio.to_thread(_list_folders, self.store,
                                                 list(self.keys.values()))
