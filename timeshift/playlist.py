@@ -28,6 +28,7 @@ import m3u8
 
 from .errors import ForeignHostError, RemoteError, UsageError
 from .spans import Span, merge_spans
+from .window import Window
 
 __all__ = [
     "ByteRange",
@@ -331,9 +332,7 @@ def select_window(segments: Sequence[Segment], start: float, end: float,
     Raises:
         UsageError: end not after start.
     """
-    if end <= start:
-        raise UsageError("the end is not after the start; give an end later than --start",
-                         field="end")
+    Window.from_seconds(start, end)  # end after start, or UsageError (field "end")
     chosen = tuple(s for s in segments if s.end > start + 1e-6 and s.start < end - 1e-6)
     gaps: list[Gap] = []
     cursor = start

@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 from .errors import UsageError
 from .times import NS_PER_S, UNIT_NS, LhsFormat, LhsParam, LhsUnit, format_iso
+from .window import Window
 
 __all__ = ["MARKERS", "Marker", "Mode", "TimeshiftURL", "parse_url", "timeline_url"]
 
@@ -286,9 +287,7 @@ def timeline_url(
     check_domain(domain)
     if format not in ("ts", "flv"):
         raise UsageError(f"format must be ts or flv, got {format!r}", field="format")
-    if end_s <= start_s:
-        raise UsageError("the end is not after the start; give an end later than --start",
-                         field="end")
+    Window.from_unix(start_s, end_s)  # end after start, or UsageError (field "end")
     items = [("app", app), ("stream", stream), ("format", format)]
     items += _marker_items(marker)
     items += [("lhs_start_unix_s_0", str(start_s)), ("lhs_end_unix_s_0", str(end_s))]

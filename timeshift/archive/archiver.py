@@ -38,6 +38,7 @@ from ..pipeline import PlaylistSource, WindowEvent, WindowOptions, run_window
 from ..plan import resolve_source
 from ..playlist import TOLERANCE, Gap, Segment, Selection
 from ..times import NS_PER_S, format_iso
+from ..window import Window
 from .index import ArchivedSegment, build_index, build_manifest, manifest_key, record_id
 from .store import JSON_TYPE, M3U8_TYPE, TS_TYPE, ObjectInfo, ObjectStore, crc64
 from .template import DEFAULT_INDEX_TEMPLATE, DEFAULT_SEGMENT_TEMPLATE, KeyTemplate
@@ -80,9 +81,7 @@ class ArchiveJob:
         for name in ("domain", "app", "stream"):
             if not getattr(self, name):
                 raise UsageError(f"an archive job needs a {name}", field=name)
-        if self.end <= self.start:
-            raise UsageError("the end is not after the start; give an end later than --start",
-                             field="end")
+        Window(self.start, self.end)  # integer ns, end after start: checked once, here
 
     @property
     def job_id(self) -> str:
@@ -92,6 +91,10 @@ class ArchiveJob:
                             self.bucket, self.endpoint, self.template, self.index_template])
         digest = hashlib.sha256(ident.encode()).hexdigest()[:12]
         return f"{self.app}/{self.stream}@{self.start // NS_PER_S}-{self.end // NS_PER_S}#{digest}"
+
+    @property
+    def window(self) -> Window:
+        return Window(self.start, self.end)
 
     @property
     def record_id(self) -> str:
@@ -259,7 +262,7 @@ async def archive_job(job: ArchiveJob, store: ObjectStore, options: ArchiveOptio
     seg_template = KeyTemplate(job.template).require_per_segment("template")
     idx_template = KeyTemplate(job.index_template)
     index_key = idx_template.render(domain=job.domain, app=job.app, stream=job.stream,
-                                    start=job.start / NS_PER_S, end=job.end / NS_PER_S)
+                                    start=job.window.start_s, end=job.window.end_s)
     if not index_key.endswith(".m3u8"):
         raise UsageError(f"the index key {index_key!r} must end in .m3u8", field="index_template")
     counts = {"done": 0, "total": 0, "uploaded": 0, "skipped": 0, "bytes": 0}
@@ -373,7 +376,7 @@ class UploadSink:
         job, archived, index_key = self.job, self.archived, self.index_key
         # Worth another run later: segments that were gone (404) may come back, and a window
         # reaching the live edge may not be all there yet (the time-shift store lags a little).
-        near_live = job.end / NS_PER_S > time.time() - LIVE_EDGE_MARGIN
+        near_live = job.window.end_s > time.time() - LIVE_EDGE_MARGIN
         retry = bool(final.missing) or (near_live and any(g.reason == "after-end"
                                                           for g in final.gaps))
         manifest = build_manifest(

@@ -27,7 +27,6 @@ from typing import Any
 from oss2.utils import is_valid_bucket_name
 
 from ..errors import TimeshiftError, UsageError
-from ..times import NS_PER_S
 from .archiver import ArchiveJob, ArchiveOptions, ArchiveProgress, JobResult, archive_job
 from .store import ObjectStore, OssStore, oss_credentials
 from .template import KeyTemplate
@@ -210,8 +209,8 @@ def run_jobs(jobs: Sequence[ArchiveJob], *, options: ArchiveOptions | None = Non
         spec.check(job)
         KeyTemplate(job.template).require_per_segment("template")
         index_key = KeyTemplate(job.index_template).render(
-            domain=job.domain, app=job.app, stream=job.stream, start=job.start / NS_PER_S,
-            end=job.end / NS_PER_S)
+            domain=job.domain, app=job.app, stream=job.stream, start=job.window.start_s,
+            end=job.window.end_s)
         if not index_key.endswith(".m3u8"):
             raise UsageError(f"the index key {index_key!r} must end in .m3u8", field="index_template")
     if kind == "local" and unique:

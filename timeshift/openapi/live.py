@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from ..errors import UsageError
+from ..window import Window
 from .client import LiveClient
 from .signing import utc_timestamp
 
@@ -34,16 +35,12 @@ def split_window(start: int, end: int, limit: int = FOUR_DAYS) -> list[tuple[int
     Raises:
         UsageError: end not after start.
     """
-    if end <= start:
-        raise UsageError("the end is not after the start; give an end later than --start",
-                         field="end")
+    Window.from_unix(start, end)
     return [(a, min(a + limit, end)) for a in range(start, end, limit)]
 
 
 def _check_window(start: int, end: int, action: str) -> None:
-    if end <= start:
-        raise UsageError("the end is not after the start; give an end later than --start",
-                         field="end")
+    Window.from_unix(start, end)
     if end - start > FOUR_DAYS:
         raise UsageError(f"{action} takes at most 4 days between StartTime and EndTime; "
                          "ask for a shorter window", field="end")
