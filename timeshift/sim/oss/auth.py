@@ -88,7 +88,7 @@ def v4_canonical_request(method: str, bucket: str | None, key: str, params: Mapp
 
 
 def v4_string_to_sign(timestamp: str, scope: str, canonical_request: str) -> str:
-    digest = hashlib.sha256(canonical_request.encode()).hexdigest()
+    digest = hashlib.sha256(_bytes(canonical_request)).hexdigest()
     return f"OSS4-HMAC-SHA256\n{timestamp}\n{scope}\n{digest}"
 
 
@@ -101,14 +101,20 @@ def v4_signing_key(secret: str, date: str, region: str, product: str = "oss") ->
 
 def sign_v1(secret: str, string_to_sign: str) -> str:
     """The V1 signature: base64 of HMAC-SHA1 under the AccessKey secret."""
-    return base64.b64encode(hmac.new(secret.encode(), string_to_sign.encode(),
+    return base64.b64encode(hmac.new(secret.encode(), _bytes(string_to_sign),
                                      hashlib.sha1).digest()).decode()
+
+
+def _bytes(text: str) -> bytes:
+    # Request text arrives with undecodable bytes as surrogates: give them back as bytes
+    # instead of failing (a 500) on them; they then simply do not match.
+    return text.encode("utf-8", "surrogateescape")
 
 
 def _same(expected: str, given: str) -> bool:
     """Constant-time comparison that any given text survives (bytes, not str: a non-ASCII
     str makes hmac.compare_digest raise)."""
-    return hmac.compare_digest(expected.encode(), given.encode("utf-8", "surrogatepass"))
+    return hmac.compare_digest(_bytes(expected), given.encode("utf-8", "surrogatepass"))
 
 
 def authenticate(cfg: OssConfig, req: Req) -> None:
@@ -157,22 +163,20 @@ def _auth_v1(cfg: OssConfig, req: Req, credential: str, presigned: bool) -> None
     access_key_id, _, signature = credential.rpartition(":")
     _check_key_id(cfg, access_key_id)
     if presigned:
+        date = req.params.get("Expires", "")
         try:
-            expires = int(req.params["Expires"])
-        except ValueError:
+            expires = int(date)
+        except ValueError:  # missing, or not a number
             raise Fail(403, "AccessDenied", "Invalid Expires.") from None
         if expires < cfg.clock():
             raise _expired(cfg, expires)
-        date = req.params["Expires"]
     else:
         date = req.headers.get("x-oss-date") or req.headers.get("date", "")
         _check_skew(cfg, parse_http_date(date))
     resource = v1_canonical_resource(req.bucket, req.key, req.params)
     to_sign = v1_string_to_sign(req.method, req.headers, date, resource)
-    expected = base64.b64encode(hmac.new(cfg.access_key_secret.encode(),
-                                         to_sign.encode(),
-                                         hashlib.sha1).digest()).decode()
-    if not hmac.compare_digest(expected, signature):
+    expected = sign_v1(cfg.access_key_secret, to_sign)
+    if not _same(expected, signature):
         raise Fail(403, "SignatureDoesNotMatch", "The request signature we calculated does "
                     "not match the signature you provided. Check your key and signing "
                     "method.", StringToSign=to_sign, SignatureProvided=signature,
@@ -232,8 +236,8 @@ def _auth_v4(cfg: OssConfig, req: Req, header: str | None) -> None:
     scope = "/".join(scope_parts[1:])
     to_sign = v4_string_to_sign(timestamp, scope, canonical)
     key = v4_signing_key(cfg.access_key_secret, date, region, product)
-    expected = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, fields.get("Signature", "")):
+    expected = hmac.new(key, _bytes(to_sign), hashlib.sha256).hexdigest()
+    if not _same(expected, fields.get("Signature", "")):
         raise Fail(403, "SignatureDoesNotMatch", "The request signature we calculated does "
                     "not match the signature you provided. Check your key and signing "
                     "method.", StringToSign=to_sign, CanonicalRequest=canonical,

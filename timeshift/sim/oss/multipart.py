@@ -167,7 +167,7 @@ async def complete_upload(oss: OssService, req: Req) -> web.Response:
         "last_modified": oss.cfg.clock(), "user_meta": record.get("user_meta", {}),
         "headers": record.get("headers", {}),
     }
-    oss.store.commit(req.bucket, req.key, tmp, meta)
+    oss.commit(req, tmp, meta)  # another writer may have won while we joined the parts
     shutil.rmtree(oss.store.upload_dir(req.bucket, upload_id), ignore_errors=True)
     encode = req.params.get("encoding-type") == "url"
     root = ET.Element("CompleteMultipartUploadResult")

@@ -45,18 +45,13 @@ async def put_object(oss: OssService, req: Req) -> web.Response:
     assert req.bucket is not None
     oss.forbid_overwrite(req)
     tmp, size, md5_hex, crc = await oss.receive(req)
-    try:
-        oss.forbid_overwrite(req)  # another writer may have won while we received
-    except Fail:
-        tmp.unlink(missing_ok=True)
-        raise
     meta = {
         "size": size, "etag": md5_hex.upper(), "crc64": crc, "type": "Normal",
         "content_type": req.headers.get("content-type") or DEFAULT_CONTENT_TYPE,
         "last_modified": oss.cfg.clock(), "user_meta": user_meta(req.headers),
         "headers": stored_headers(req.request),
     }
-    oss.store.commit(req.bucket, req.key, tmp, meta)
+    oss.commit(req, tmp, meta)  # another writer may have won while we received
     oss.cfg.writes.append(f"{req.bucket}/{req.key}")
     headers = oss.write_headers(meta)
     headers["Content-MD5"] = base64.b64encode(bytes.fromhex(md5_hex)).decode()
@@ -215,7 +210,7 @@ async def copy_object(oss: OssService, req: Req) -> web.Response:
         meta["user_meta"] = user_meta(req.headers)
         meta["headers"] = stored_headers(req.request)
     meta["last_modified"] = oss.cfg.clock()
-    oss.store.commit(req.bucket, req.key, tmp, meta)
+    oss.commit(req, tmp, meta)  # another writer may have won while we copied
     root = ET.Element("CopyObjectResult")
     sub(root, "ETag", etag(meta["etag"]))
     sub(root, "LastModified", iso(meta["last_modified"]))

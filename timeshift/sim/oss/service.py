@@ -3,7 +3,6 @@ faults and the routing table, the state the handlers share, and the server to ru
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import inspect
@@ -46,9 +45,6 @@ class OssService:
         self.cfg = cfg
         self.store = Store(cfg.root)
         self.faults = Faults(cfg, self.count)
-        # Writes that must not both succeed (forbid-overwrite) check and commit a key under
-        # its lock, so an await between the check and the commit cannot let a second in.
-        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
         cfg.root.mkdir(parents=True, exist_ok=True)
         for b in cfg.buckets:
             if not BUCKET_RE.match(b):
@@ -124,16 +120,27 @@ class OssService:
         if not self.store.has_bucket(bucket):
             raise no_bucket(bucket)
 
-    def key_lock(self, req: Req) -> asyncio.Lock:
-        """The lock of the request's key (see ``forbid_overwrite``)."""
-        assert req.bucket is not None
-        return self._locks.setdefault((req.bucket, req.key), asyncio.Lock())
-
     def forbid_overwrite(self, req: Req) -> None:
         if (req.headers.get("x-oss-forbid-overwrite", "").lower() == "true"
                 and req.bucket is not None and req.key in self.store.index(req.bucket)):
             raise Fail(409, "FileAlreadyExists", "The object you specified already exists and "
                        "can not be overwritten.", Key=req.key)
+
+    def commit(self, req: Req, tmp: Path, meta: dict[str, Any]) -> None:
+        """Store ``tmp`` as the request's object, checking forbid-overwrite again first.
+
+        A write awaits (the body, a copy, the parts' concatenation) between its first
+        check and here; another writer of the key may have committed meanwhile. This
+        check and the commit run with no await between them, so on the one event loop
+        exactly one of two concurrent forbid-overwrite writers succeeds.
+        """
+        assert req.bucket is not None
+        try:
+            self.forbid_overwrite(req)
+        except Fail:
+            tmp.unlink(missing_ok=True)
+            raise
+        self.store.commit(req.bucket, req.key, tmp, meta)
 
     def meta(self, req: Req) -> dict[str, Any]:
         assert req.bucket is not None

@@ -13,7 +13,9 @@ XML_DECL = '<?xml version="1.0" encoding="UTF-8"?>\n'
 
 
 def to_xml(root: ET.Element) -> bytes:
-    return (XML_DECL + ET.tostring(root, encoding="unicode")).encode()
+    # Errors echo what the request sent (a signature, a key): bytes that were not UTF-8
+    # arrive as surrogates and become "?" here rather than failing the answer.
+    return (XML_DECL + ET.tostring(root, encoding="unicode")).encode("utf-8", "replace")
 
 
 def sub(parent: ET.Element, tag: str, text: str | int | None = None) -> ET.Element:
