@@ -42,7 +42,14 @@ from .mpegts import (
 )
 from .mpegts import start_timestamp as ts_start
 from .pieces import Fetched
-from .pipeline import PlaylistSource, WindowEvent, WindowOptions, WindowRun, run_window
+from .pipeline import (
+    PlaylistSource,
+    WindowEvent,
+    WindowOptions,
+    WindowRun,
+    WindowSource,
+    run_window,
+)
 from .plan import resolve_source
 from .playlist import Segment, Selection
 from .remux import MuxPlan
@@ -441,6 +448,7 @@ async def aclip(
     progress: Callable[[ClipProgress], None] | None = None,
     ffmpeg: str | None = None,
     cut: CutMode | None = None,
+    source: WindowSource | None = None,
 ) -> ClipResult:
     """Cut ``[start, end)`` (integer ns since the epoch) of a stream into ``output``.
 
@@ -452,6 +460,10 @@ async def aclip(
     ``keyframe`` stream-copies from the keyframe at or before ``start``; ``reencode``
     re-encodes the whole window. TS output is whole segments and takes no ``cut``.
 
+    ``source`` replaces the playlist the other arguments describe with any
+    :class:`~timeshift.pipeline.WindowSource` (a live-edge follower, say); the window,
+    gaps and cut then come from it.
+
     Raises:
         UsageError: bad arguments.
         GapError: the window has gaps and ``allow_gaps`` is off (the report is written first).
@@ -462,8 +474,9 @@ async def aclip(
     fmt = output_format or ("ts" if out.suffix.lower() == ".ts" else "mp4")
     fetch = fetch or FetchOptions()
     _check_output(out, fmt, cut, fetch)
-    source = PlaylistSource(resolve_source(url, domain, app, stream, start, end, scheme, signer),
-                            signer, allowed_hosts)
+    if source is None:
+        source = PlaylistSource(resolve_source(url, domain, app, stream, start, end, scheme,
+                                               signer), signer, allowed_hosts)
     options = WindowOptions(fetch, cache_dir, keep_cache, allow_gaps,
                             gap_report=lambda sel: _gap_report(out, sel))
 

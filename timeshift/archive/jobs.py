@@ -19,6 +19,7 @@ from typing import Any
 from ..errors import UsageError
 from ..openapi.live import PublishInfo
 from ..times import NS_PER_S, parse_time
+from ..window import Window
 from .archiver import ArchiveJob
 from .template import DEFAULT_INDEX_TEMPLATE, DEFAULT_SEGMENT_TEMPLATE
 
@@ -106,7 +107,7 @@ def jobs_from_publish_list(sessions: Iterable[PublishInfo], *, domain: str, star
     Sessions of one stream that touch or overlap are joined, so a stream that
     reconnected is archived as one recording (its gaps are reported inside it).
     """
-    lo, hi = start // NS_PER_S, -(-end // NS_PER_S)
+    lo, hi = Window(start, end).unix
     spans: dict[tuple[str, str], list[list[int]]] = {}
     for s in sorted(sessions, key=lambda s: (s.app, s.stream, s.start)):
         a, b = max(s.start, lo), min(s.end if s.end is not None else hi, hi)
