@@ -49,3 +49,12 @@ def test_whole_seconds_hold_the_window(start: int, length: int) -> None:
     assert whole.start % NS_PER_S == 0 and whole.end % NS_PER_S == 0
     assert whole.start > w.start - NS_PER_S and whole.end < w.end + NS_PER_S
     assert Window.from_unix(*w.unix) == whole
+
+
+def test_iso_seconds_is_format_iso_of_the_rounded_nanoseconds() -> None:
+    from timeshift.times import format_iso
+    from timeshift.window import iso_seconds
+
+    for t in (1_763_700_000.25, 1_763_700_000, 1_763_700_001.04):
+        assert iso_seconds(t) == format_iso(round(t * NS_PER_S))
+    assert iso_seconds(1_763_700_000) == "2025-11-21T04:40:00Z"

@@ -55,7 +55,7 @@ from .playlist import Segment, Selection
 from .remux import MuxPlan
 from .sinks import ExactCutSink, MediaSink, RemuxSink, TsFileSink
 from .smartcut import CutStats, exact_cut_supported
-from .times import NS_PER_S, format_iso
+from .window import iso_seconds
 
 __all__ = ["CUT_MODES", "ClipProgress", "ClipResult", "aclip", "clip", "probe_media"]
 
@@ -111,8 +111,8 @@ class ClipResult:
             if pair is None:
                 return None
             return {"start": round(pair[0], 3), "end": round(pair[1], 3),
-                    "start_iso": format_iso(round(pair[0] * NS_PER_S)),
-                    "end_iso": format_iso(round(pair[1] * NS_PER_S))}
+                    "start_iso": iso_seconds(pair[0]),
+                    "end_iso": iso_seconds(pair[1])}
 
         return {
             "output": str(self.output),
@@ -202,13 +202,13 @@ def _gap_report(path: Path, sel: Selection) -> Path:
     report = path.with_name(path.name + ".gaps.json")
     body = {
         "requested": {"start": sel.start, "end": sel.end,
-                      "start_iso": format_iso(round(sel.start * NS_PER_S)),
-                      "end_iso": format_iso(round(sel.end * NS_PER_S))},
+                      "start_iso": iso_seconds(sel.start),
+                      "end_iso": iso_seconds(sel.end)},
         "covered": None if sel.covered is None else {"start": sel.covered[0],
                                                      "end": sel.covered[1]},
         "gap_seconds": round(sel.gap_seconds, 3),
-        "gaps": [g.to_dict() | {"start_iso": format_iso(round(g.start * NS_PER_S)),
-                                "end_iso": format_iso(round(g.end * NS_PER_S))}
+        "gaps": [g.to_dict() | {"start_iso": iso_seconds(g.start),
+                                "end_iso": iso_seconds(g.end)}
                  for g in sel.gaps],
     }
     tmp = report.with_name(f".{report.name}.{uuid.uuid4().hex[:8]}.tmp")

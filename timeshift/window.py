@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from .errors import UsageError
-from .times import NS_PER_S
+from .times import NS_PER_S, format_iso
 
-__all__ = ["Window"]
+__all__ = ["Window", "iso_seconds"]
 
 
 
@@ -84,3 +84,9 @@ class Window:
 
     def copy_with(self, **changes: int) -> Window:
         return replace(self, **changes)
+
+
+def iso_seconds(seconds: float) -> str:
+    """ISO 8601 (UTC) of a time in unix seconds (a segment's or a gap's edge), as precise
+    as the float is (about a microsecond for today's times)."""
+    return format_iso(round(seconds * NS_PER_S))

@@ -38,7 +38,7 @@ from ..pipeline import PlaylistSource, WindowEvent, WindowOptions, run_window
 from ..plan import resolve_source
 from ..playlist import TOLERANCE, Gap, Segment, Selection
 from ..times import NS_PER_S, format_iso
-from ..window import Window
+from ..window import Window, iso_seconds
 from .index import ArchivedSegment, build_index, build_manifest, manifest_key, record_id
 from .store import JSON_TYPE, M3U8_TYPE, TS_TYPE, ObjectInfo, ObjectStore, crc64
 from .template import DEFAULT_INDEX_TEMPLATE, DEFAULT_SEGMENT_TEMPLATE, KeyTemplate
@@ -401,8 +401,8 @@ class UploadSink:
 
 
 def _gap_dict(g: Gap) -> dict[str, Any]:
-    return g.to_dict() | {"start_iso": format_iso(round(g.start * NS_PER_S)),
-                          "end_iso": format_iso(round(g.end * NS_PER_S))}
+    return g.to_dict() | {"start_iso": iso_seconds(g.start),
+                          "end_iso": iso_seconds(g.end)}
 
 
 async def _run(job: ArchiveJob, store: ObjectStore, opts: ArchiveOptions, template: KeyTemplate,
