@@ -4,7 +4,8 @@ A route names the OSS operation, the addressing it applies to (the service, a bu
 object), the method, and a condition on the query and headers. The conditions are
 written to exclude each other, so the table's order does not matter:
 :func:`dispatch` finds every route that matches and refuses to guess when two do
-(``test_oss_server`` checks the table against every method and sub-resource).
+(``tests/test_oss_routes.py`` checks the table against every method and
+sub-resource combination).
 """
 
 from __future__ import annotations
