@@ -153,3 +153,20 @@ def test_origin_answers_a_non_ascii_signature_with_403(
         r = requests.get(f"{o.url}/live/cam1/0.ts?auth_key={token}", timeout=5)
         assert r.status_code == 403, (token, r.status_code)
 
+
+
+def test_the_origin_builds_publish_notify_from_the_protocol_table() -> None:
+    """The simulator's wire form comes from SPEC §5's names, and the receiver reads it."""
+    from timeshift.callbacks.models import PublishNotify, parse_publish
+    from timeshift.sim.protocol import PUBLISH_NOTIFY_QUERY, publish_notify_query
+
+    note = PublishNotify("publish_done", "push.example.com", "live", "cam1", 1763700000,
+                         "10.0.0.1", "node-1", "a=1")
+    query = publish_notify_query(note)
+    assert set(query) == set(PUBLISH_NOTIFY_QUERY) == {
+        "action", "app", "appname", "id", "ip", "node", "time", "usrargs"}
+    assert (query["app"], query["appname"], query["id"], query["time"]) == (
+        "push.example.com", "live", "cam1", "1763700000")
+    assert parse_publish(query) == note
+    untimed = publish_notify_query(PublishNotify("publish", "d.example.com", "a", "s"))
+    assert "time" not in untimed and parse_publish(untimed).time is None

@@ -66,6 +66,7 @@ from ..auth import Signer
 from ..callbacks.models import PublishAction, PublishNotify
 from ..errors import UsageError, redact_url
 from ..times import NS_PER_S, LhsParam
+from .protocol import publish_notify_query
 from .server import BackgroundServer
 
 __all__ = ["OriginConfig", "OriginServer", "load_segments", "make_origin_app", "parse_gaps",
@@ -632,7 +633,7 @@ class _Origin:
         """Deliver one callback ``notify_deliveries`` times, each retried as the service does."""
         cfg = self.cfg
         assert cfg.notify_url is not None
-        url = URL(cfg.notify_url).extend_query(note.to_query())
+        url = URL(cfg.notify_url).extend_query(publish_notify_query(note))
         for n in range(cfg.notify_deliveries):
             if n:
                 await asyncio.sleep(cfg.notify_retry_interval)
