@@ -25,7 +25,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -33,6 +33,7 @@ import aiofiles
 
 from .auth import Signer
 from .cutplan import CutMode, CutWindow
+from .edge import EdgePolicy, check_horizon
 from .errors import GapError, UsageError, VerificationError
 from .fetch import (
     FetchEvent,
@@ -40,9 +41,9 @@ from .fetch import (
     FetchStats,
     SegmentCache,
     default_cache_dir,
-    fetch_segments,
     make_client_session,
 )
+from .follow import EdgeEvent, EdgeFollower, plan_edge
 from .mpegts import (
     PTS_CLOCK,
     TimestampNormalizer,
@@ -52,7 +53,7 @@ from .mpegts import (
     streams,
 )
 from .mpegts import start_timestamp as ts_start
-from .plan import plan_window, resolve_source
+from .plan import resolve_source
 from .playlist import (
     Segment,
     Selection,
@@ -60,7 +61,7 @@ from .playlist import (
 from .remux import MuxPlan, Remuxer, mp4_command
 from .remux import ffmpeg_exe as find_ffmpeg
 from .smartcut import CutStats, PipeCutter, exact_cut_supported
-from .times import NS_PER_S, format_iso
+from .times import NS_PER_S, format_iso, now_ns
 
 __all__ = ["CUT_MODES", "ClipProgress", "ClipResult", "aclip", "clip", "probe_media"]
 
@@ -69,11 +70,15 @@ CUT_MODES: tuple[CutMode, ...] = ("exact", "keyframe", "reencode")
 
 log = logging.getLogger(__name__)
 
+#: Clips follow a window that reaches past the published edge, by default (issue 14).
+DEFAULT_EDGE = EdgePolicy()
 
 
 @dataclass(frozen=True)
 class ClipProgress:
-    """A progress event: ``kind`` is plan, cached, done, retry, hedge, gap, mux or finished."""
+    """A progress event: ``kind`` is plan, cached, done, retry, hedge, gap, edge, mux or
+    finished. ``edge`` events (the window reaches past what is published) carry ``live``:
+    how much is recorded, to when, and how far the end is."""
 
     kind: str
     segments_done: int
@@ -82,12 +87,14 @@ class ClipProgress:
     retries: int
     elapsed: float
     detail: str = ""
+    live: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"event": self.kind, "segments_done": self.segments_done,
                 "segments_total": self.segments_total, "bytes": self.bytes,
                 "retries": self.retries, "elapsed": round(self.elapsed, 3),
-                **({"detail": self.detail} if self.detail else {})}
+                **({"detail": self.detail} if self.detail else {}),
+                **({"live": self.live} if self.live else {})}
 
 
 @dataclass(frozen=True)
@@ -110,6 +117,9 @@ class ClipResult:
     #: How the clip was cut (``exact``, ``keyframe``, ``reencode``; ``segments`` for TS)
     #: and what the cut did (GOPs copied and re-encoded, notes such as a fallback).
     cut: dict[str, Any] = field(default_factory=dict)
+    #: The live edge: whether the window was followed past what was published, how it
+    #: ended (done, give-up, stopped: cut short by the user), and to when it recorded.
+    live: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         def span(pair: tuple[float, float] | None) -> dict[str, Any] | None:
@@ -134,6 +144,7 @@ class ClipResult:
             "gap_report": str(self.gap_report) if self.gap_report else None,
             "media": self.media,
             "cut": self.cut,
+            "live": self.live,
         }
 
 
@@ -252,12 +263,13 @@ class _Plan:
 
 
 def _plan_cut(first: bytes, seg: Segment, sel: Selection, out_format: str,
-              cut: CutMode) -> _Plan:
+              cut: CutMode, pending: float = 0.0) -> _Plan:
     """Where the cut goes: from the first segment that has data and the selection.
 
     Wall-clock times map onto the normalized stream from its first video frame (the
     segment's PDT, "the first sample"); gaps are closed up in the output, so the end
-    counts only covered time.
+    counts only covered time. ``pending`` is time of the window not published yet
+    (the live edge), counted as covered; :func:`_final_plan` settles it at the end.
     """
     if out_format == "ts":
         return _Plan("segments", MuxPlan(), None, seg.start, None, 0.0)
@@ -274,7 +286,7 @@ def _plan_cut(first: bytes, seg: Segment, sel: Selection, out_format: str,
         if exact_cut_supported(codec):
             begin = max(sel.start, seg.start)
             covered = sum(max(0.0, min(s.end, sel.end) - max(s.start, begin))
-                          for s in sel.segments)
+                          for s in sel.segments) + pending
             start = round((begin - seg.start) * PTS_CLOCK)
             window = CutWindow(start, start + round(covered * PTS_CLOCK), cut)
             return _Plan(cut, MuxPlan(), window, begin, covered, 0.0,
@@ -285,7 +297,8 @@ def _plan_cut(first: bytes, seg: Segment, sel: Selection, out_format: str,
     keys = [k for k in keyframe_timestamps(first) if k <= target]
     key = max(keys) if keys else anchor
     kept_from = seg.start + (key - anchor) / PTS_CLOCK
-    covered = sum(max(0.0, min(s.end, sel.end) - max(s.start, kept_from)) for s in sel.segments)
+    covered = sum(max(0.0, min(s.end, sel.end) - max(s.start, kept_from))
+                  for s in sel.segments) + pending
     # ffmpeg starts a stream copy at the first keyframe whose DTS is past -ss: aim a hair
     # before the keyframe's DTS so float rounding never skips it.
     dts = decode_timestamp(first, key)
@@ -293,6 +306,17 @@ def _plan_cut(first: bytes, seg: Segment, sel: Selection, out_format: str,
     # The end is cut in decode order: B-frames may run past it by the reorder depth.
     return _Plan("keyframe", MuxPlan(seek=seek if seek > 0 else None, duration=covered), None,
                  kept_from, covered, (key - dts) / PTS_CLOCK, note)
+
+
+def _final_plan(plan: _Plan, final: Selection) -> _Plan:
+    """The plan's expected duration from the window as recorded (live edge: time that was
+    pending when the cut began has arrived, or the window was cut short)."""
+    if plan.expected is None:
+        return plan
+    covered = sum(max(0.0, min(s.end, final.end) - max(s.start, plan.kept_from))
+                  for s in final.segments)
+    grid = None if plan.grid is None else (plan.grid[0], plan.grid[1], final.end)
+    return replace(plan, expected=covered, grid=grid)
 
 
 async def aclip(
@@ -315,6 +339,8 @@ async def aclip(
     progress: Callable[[ClipProgress], None] | None = None,
     ffmpeg: str | None = None,
     cut: CutMode | None = None,
+    edge: EdgePolicy | None = DEFAULT_EDGE,
+    stop: asyncio.Event | None = None,
 ) -> ClipResult:
     """Cut ``[start, end)`` (integer ns since the epoch) of a stream into ``output``.
 
@@ -325,6 +351,12 @@ async def aclip(
     and ends before ``end``, re-encoding only the partial GOPs at the edges;
     ``keyframe`` stream-copies from the keyframe at or before ``start``; ``reencode``
     re-encodes the whole window. TS output is whole segments and takes no ``cut``.
+
+    A window that reaches past what the stream has published (the live edge) is
+    followed as segments appear, until the segment holding ``end`` is published or
+    ``edge.wait`` past ``end`` (then what is missing is a gap); ``edge=None`` never
+    waits. Setting ``stop`` ends the window early: the clip is what arrived, and
+    ``live["cut_short"]`` says so. An ``end`` beyond ``edge.horizon`` is refused.
 
     Raises:
         UsageError: bad arguments.
@@ -348,26 +380,36 @@ async def aclip(
     if fetch.concurrency < 1:
         raise UsageError("must be at least 1", option="--concurrency")
     source = resolve_source(url, domain, app, stream, start, end, scheme, signer)
+    check_horizon(start, end, now_ns(), (edge or DEFAULT_EDGE).horizon)
     stats = FetchStats()
     total = 0
 
-    def emit(kind: str, detail: str = "") -> None:
+    def emit(kind: str, detail: str = "", live: dict[str, Any] | None = None) -> None:
         if progress is not None:
             done = stats.segments + stats.cached + len(stats.missing)
             progress(ClipProgress(kind, done, total, stats.bytes, stats.retries,
-                                  time.monotonic() - began, detail))
+                                  time.monotonic() - began, detail, live))
+
+    def on_edge(ev: EdgeEvent) -> None:  # the live edge: segments appear as we wait
+        nonlocal total
+        total += ev.new_segments
+        emit("edge", ev.detail(), ev.to_dict())
 
     # PyAV is needed only to probe the finished file; importing it now overlaps the download.
     warm_av = asyncio.ensure_future(asyncio.to_thread(__import__, "av"))
     async with make_client_session(fetch) as session:
-        sel = (await plan_window(session, source, signer=signer,
-                                 allowed_hosts=allowed_hosts)).selection
+        first_plan = await plan_edge(session, source, edge, signer=signer,
+                                     allowed_hosts=allowed_hosts)
+        follower = EdgeFollower(session, source, first_plan, edge, signer=signer,
+                                allowed_hosts=allowed_hosts, stop=stop, on_event=on_edge)
+        sel = follower.initial  # without the time still to come: pending, not a gap
+        pending = max(0.0, sel.end - follower.published) if follower.following else 0.0
         total = len(sel.segments)
         emit("plan", f"{total} segments, {len(sel.gaps)} gap(s)")
         if sel.gaps and not allow_gaps:
             report = _gap_report(out, sel)
             raise GapError([(g.start, g.end) for g in sel.gaps], report=str(report))
-        if not sel.segments:
+        if not sel.segments and not follower.following:
             raise GapError([(sel.start, sel.end)])
 
         cache = SegmentCache(cache_dir or default_cache_dir())
@@ -384,8 +426,7 @@ async def aclip(
             emit(ev.kind, ev.detail)
 
         try:
-            async for seg, path, data in fetch_segments(session, sel.segments, cache, fetch,
-                                                        stats, on_fetch):
+            async for seg, path, data in follower.segments(cache, fetch, stats, on_fetch):
                 if path is None:
                     previous_missing = True
                     if not allow_gaps:
@@ -397,7 +438,7 @@ async def aclip(
                     async with aiofiles.open(path, "rb") as f:
                         data = await f.read()
                 if remuxer is None and ts_file is None:
-                    plan = _plan_cut(data, seg, sel, fmt, cut or "exact")
+                    plan = _plan_cut(data, seg, sel, fmt, cut or "exact", pending)
                     if fmt == "ts":
                         ts_file = await aiofiles.open(tmp, "wb")
                     elif plan.window is not None:
@@ -411,8 +452,8 @@ async def aclip(
                     await remuxer.write(fixed)
                 else:
                     await ts_file.write(fixed)
-            if failed_gap:
-                final = sel.with_missing(stats.missing)
+            final = follower.final(stats.missing)
+            if failed_gap or (final.gaps and not allow_gaps):  # or found at the live edge
                 report = _gap_report(out, final)
                 raise GapError([(g.start, g.end) for g in final.gaps], report=str(report))
             emit("mux", "finishing the output")
@@ -426,7 +467,8 @@ async def aclip(
             else:
                 raise GapError([(sel.start, sel.end)])  # every listed segment was gone
             assert plan is not None
-            final = sel.with_missing(stats.missing)
+            if follower.following or follower.report().cut_short:
+                plan = _final_plan(plan, final)
             await warm_av
             media = await asyncio.to_thread(probe_media, tmp)
             if plan.expected is not None and not final.gaps:
@@ -445,7 +487,7 @@ async def aclip(
 
     gap_report = _gap_report(out, final) if final.gaps else None
     if not keep_cache:
-        cache.discard(sel.segments)
+        cache.discard(follower.fed)
     covered = final.covered
     if covered is not None and fmt == "ts":  # TS is not trimmed: whole segments
         covered = (final.segments[0].start, final.segments[-1].end)
@@ -461,7 +503,8 @@ async def aclip(
         duration=media.get("duration"), segments=stats.segments + stats.cached,
         bytes=stats.bytes, retries=stats.retries, gaps=tuple(g.to_dict() for g in final.gaps),
         elapsed=time.monotonic() - began, cached=stats.cached, hedges=stats.hedges,
-        gap_report=gap_report, media=media, cut=cut_info)
+        gap_report=gap_report, media=media, cut=cut_info,
+        live=follower.report().to_dict())
     emit("finished", str(out))
     return result
 

@@ -28,6 +28,9 @@ class ClipProgress:
     def __call__(self, ev: Any) -> None:
         if self.mode == "jsonl":
             print(json.dumps(ev.to_dict()), file=sys.stderr, flush=True)
+        elif self.mode == "bar" and ev.kind == "edge":
+            # The live edge: one line that says it is waiting and how far it has recorded.
+            print(f"\r{ev.detail}\033[K", end="", file=sys.stderr, flush=True)
         elif self.mode == "bar":
             now = time.monotonic()
             if ev.kind not in ("finished", "mux", "plan") and now - self._last < 0.1:
@@ -65,6 +68,13 @@ def format_clip(result: Any) -> str:
     elif cut.get("mode"):
         lines.append(f"  cut {cut['mode']}")
     lines.extend(f"  note: {n}" for n in cut.get("notes", []))
+    live = d.get("live") or {}
+    if live.get("cut_short"):
+        lines.append(f"  CUT SHORT (Ctrl-C): recorded to {live['recorded_until_iso']}, "
+                     f"asked to {live['requested_end_iso']}")
+    elif live.get("followed"):
+        lines.append(f"  followed the live edge: waited {live['waited']:.1f} s, "
+                     f"{live['polls']} playlist reloads ({live['outcome']})")
     for g in d["gaps"]:
         lines.append(f"  GAP {g['start_iso']} → {g['end_iso']} ({g['duration']} s, {g['reason']})")
     if d["gap_report"]:
