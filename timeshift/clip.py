@@ -398,10 +398,12 @@ async def aclip(
     # PyAV is needed only to probe the finished file; importing it now overlaps the download.
     warm_av = asyncio.ensure_future(asyncio.to_thread(__import__, "av"))
     async with make_client_session(fetch) as session:
+        asked = time.time()
         first_plan = await plan_edge(session, source, edge, signer=signer,
                                      allowed_hosts=allowed_hosts)
         follower = EdgeFollower(session, source, first_plan, edge, signer=signer,
-                                allowed_hosts=allowed_hosts, stop=stop, on_event=on_edge)
+                                allowed_hosts=allowed_hosts, stop=stop, on_event=on_edge,
+                                plan_asked=asked)
         sel = follower.initial  # without the time still to come: pending, not a gap
         pending = max(0.0, sel.end - follower.published) if follower.following else 0.0
         total = len(sel.segments)

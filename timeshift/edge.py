@@ -59,6 +59,8 @@ _FALLBACK_TARGET = 2.0
 _MIN_POLL = 0.1
 #: Asked a little after the next segment should be whole, so the first ask usually finds it.
 _POLL_MARGIN = 0.05
+#: Float noise in wall-clock seconds (around 1.8e9, a double resolves ~0.2 µs).
+_EPSILON = 1e-5
 
 Step = Literal["done", "wait", "give-up", "stopped"]
 
@@ -154,24 +156,32 @@ def next_step(published: float, end: float, now: float, deadline: float, *,
     (the user ended the window early), ``give-up`` (past the deadline), else ``wait``."""
     if stopped:
         return "stopped"
-    if published >= end - TOLERANCE:
+    # Exact, not within TOLERANCE: a window ending 0.1 s into a segment needs that segment.
+    if published >= end - _EPSILON:
         return "done"
     if now >= deadline:
         return "give-up"
     return "wait"
 
 
-def poll_delay(target: float, published: float, now: float, deadline: float) -> float:
+def poll_delay(target: float, published: float, now: float, deadline: float,
+               last_asked: float | None = None) -> float:
     """Seconds until the playlist is asked again.
 
     Aimed just after the next segment should be whole (``published`` plus a target
-    duration), as segments appear one target duration at a time; when that moment has
-    passed (the service lags), half a target duration, as RFC 8216 §6.3.4 asks of a
-    client whose reload found nothing new. Never past the deadline.
+    duration), as segments appear one target duration at a time. When that moment has
+    passed: at once if the last ask (wall clock ``last_asked``) came before it, else
+    half a target duration, as RFC 8216 §6.3.4 asks of a client whose reload found
+    nothing new (the service lags). Never past the deadline.
     """
     t = target_or(target)
     due = published + t + _POLL_MARGIN
-    delay = due - now if due > now else t / 2
+    if due > now:
+        delay = due - now
+    elif last_asked is not None and last_asked < due:
+        return 0.0
+    else:
+        delay = t / 2
     delay = min(max(delay, _MIN_POLL), t)
     return max(0.0, min(delay, deadline - now))
 

@@ -106,13 +106,15 @@ class EdgeFollower:
             asked to wait), only hand over the plan's segments.
         stop: set to end the window early (the first Ctrl-C).
         on_event: progress at the edge.
+        plan_asked: when (wall clock) the plan's playlist was asked for.
     """
 
     def __init__(self, session: aiohttp.ClientSession, source: Source, plan: WindowPlan,
                  policy: edge.EdgePolicy | None, *, signer: Signer | None = None,
                  allowed_hosts: tuple[str, ...] = (), stop: asyncio.Event | None = None,
                  on_event: Callable[[EdgeEvent], None] | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 plan_asked: float | None = None) -> None:
         self.session, self.source, self.signer = session, source, signer
         self.allowed_hosts, self.stop, self.clock = allowed_hosts, stop, clock
         self.on_event = on_event or (lambda ev: None)
@@ -133,6 +135,7 @@ class EdgeFollower:
         self.outcome: edge.Step | None = None
         self.fed: list[Segment] = []
         self.polls = 0
+        self.last_asked: float | None = plan_asked
         self.waited = 0.0
 
     def _event(self, kind: str, new: int = 0) -> None:
@@ -176,7 +179,10 @@ class EdgeFollower:
                 self.outcome = step
                 self._event(step)
                 return ()
-            delay = edge.poll_delay(self.target, self.published, now, self.deadline)
+            delay = edge.poll_delay(self.target, self.published, now, self.deadline,
+                                    self.last_asked)
+            log.debug("live edge: published to %.3f, end %.3f, asking again in %.2f s",
+                      self.published, self.end, delay)
             began = time.monotonic()
             if self.stop is not None:
                 with contextlib.suppress(asyncio.TimeoutError):
@@ -186,7 +192,10 @@ class EdgeFollower:
             self.waited += time.monotonic() - began
             if self._stopped():
                 continue
+            asked = time.monotonic()
             fresh = await self._poll()
+            log.debug("live edge: poll %d took %.2f s, %d new segment(s)", self.polls,
+                      time.monotonic() - asked, len(fresh))
             if fresh:
                 self.published = max(self.published, fresh[-1].end)
                 self._event("arrived", len(fresh))
@@ -197,6 +206,7 @@ class EdgeFollower:
         """Ask the playlist again; the new segments of the window (a failed ask is logged
         and asked again at the next poll, until the deadline)."""
         self.polls += 1
+        self.last_asked = self.clock()
         try:
             # The timeline is asked again too: undated playlists are placed by it.
             plan = await plan_window(self.session, self.source, signer=self.signer,

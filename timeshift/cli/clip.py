@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
-from ..times import NS_PER_S, TIME_HELP, now_ns, parse_duration
-from .options import add_signing_options, add_stream_options, parse_time_option, signer_from_args
+from ..times import NS_PER_S, TIME_HELP, now_ns, parse_duration, parse_time
+from .options import add_signing_options, add_stream_options, signer_from_args
 from .render import ClipProgress, format_clip, print_json
 
 EPILOG_CLIP = """examples:
@@ -83,9 +83,20 @@ async def _interruptible(run: Any) -> Any:
 
 
 def _window(args: argparse.Namespace) -> tuple[int | None, int | None]:
-    """--start/--end/--duration as ns: --duration counts from --start, else from now."""
-    start = parse_time_option(args.start, "--start") if args.start else None
-    end = parse_time_option(args.end, "--end") if args.end else None
+    """--start/--end/--duration as ns: --duration counts from --start, else from now.
+
+    One "now" for all of them, so ``--start now-30s --end now`` is exactly 30 s.
+    """
+    now = now_ns()
+
+    def when(value: str, option: str) -> int:
+        try:
+            return parse_time(value, now=now)
+        except UsageError as exc:
+            raise exc.with_option(option) from None
+
+    start = when(args.start, "--start") if args.start else None
+    end = when(args.end, "--end") if args.end else None
     if args.duration is not None:
         if end is not None:
             raise UsageError("give --end or --duration, not both", option="--duration")
@@ -95,7 +106,7 @@ def _window(args: argparse.Namespace) -> tuple[int | None, int | None]:
             raise exc.with_option("--duration") from None
         if length <= 0:
             raise UsageError("must be more than 0", option="--duration")
-        start = now_ns() if start is None else start
+        start = now if start is None else start
         end = start + length
     return start, end
 
