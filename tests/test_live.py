@@ -302,3 +302,63 @@ def test_fetch_options_are_kept_while_following(make_origin: Callable[..., Origi
     first, last, count = expected_frames(o, start, end)
     idx = frames_of(tmp_path / "soon.mp4")
     assert (idx[0], idx[-1], len(idx)) == (first, last, count) and consecutive(idx)
+
+
+OSS_ENV = {"OSS_ACCESS_KEY_ID": "testid", "OSS_ACCESS_KEY_SECRET": "testsecret"}
+
+
+def _manifest(oss_url: str, key: str) -> dict[str, Any]:
+    from timeshift.archive import OssStore
+    from timeshift.openapi.credentials import Credentials
+
+    store = OssStore(oss_url, "archive", Credentials("testid", "testsecret"))
+    return dict(json.loads(store.get(key)))
+
+
+def test_archive_wait_archives_up_to_the_edge_instead_of_retry(
+        make_origin: Callable[..., OriginServer], make_oss: Callable[..., Any],
+        tmp_path: Path) -> None:
+    o = make_origin(history=600)
+    oss = make_oss(buckets=("archive",))
+    env = {**os.environ, "PYTHONPATH": str(REPO), **OSS_ENV}
+    r = subprocess.run(
+        [sys.executable, "-m", "timeshift", "archive", "--domain", o.netloc, "--scheme", "http",
+         "--app", "live", "--stream", "cam", "--start", "now-4s", "--end", "now+3s",
+         "--bucket", "archive", "--endpoint", oss.url, "--wait", "--json",
+         "--cache-dir", str(tmp_path / "c")],
+        capture_output=True, text=True, timeout=90, env=env)
+    assert r.returncode == 0, r.stderr
+    [job] = json.loads(r.stdout)["jobs"]
+    assert job["status"] == "ok" and job["gaps"] == []
+    manifest = _manifest(oss.url, job["manifest_key"])
+    assert manifest["Retry"] is False and manifest["Missing"] == []
+    # Every segment of the window, the last one published only after the command began.
+    start, end = iso(job["start"]), iso(job["end"])
+    k0 = math.floor((start - o.stream_start) / SEG)
+    k1 = math.ceil((end - o.stream_start) / SEG)
+    assert job["segments"] == job["uploaded"] == k1 - k0
+    assert published_at(o, end - 1e-3) > start + 4  # not there when the command began
+
+
+def test_a_publish_done_before_the_last_segment_waits_for_it(
+        make_origin: Callable[..., OriginServer], make_oss: Callable[..., Any],
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from timeshift.callbacks.jobs import JobSpec
+    from timeshift.callbacks.runners import archive_runner
+
+    for k, v in OSS_ENV.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.setenv("TIMESHIFT_CACHE_DIR", str(tmp_path / "c"))
+    o = make_origin(history=600)
+    oss = make_oss(buckets=("archive",))
+    now = time.time()
+    # The session ended "now" by the callback's clock, 3 s ahead of the published edge.
+    start = math.floor(now / SEG) * SEG - 6
+    end = math.floor(now / SEG) * SEG + 4
+    spec = JobSpec("j1", "session", o.netloc, "live", "cam", round(start * NS_PER_S),
+                   round(end * NS_PER_S), scheme="http",
+                   options={"bucket": "archive", "endpoint": oss.url})
+    result = asyncio.run(archive_runner(spec))
+    assert time.time() >= published_at(o, end - 0.5) - 0.1  # it waited for the last segment
+    assert result["status"] == "ok" and result["gaps"] == [] and result["segments"] == 5
+    assert _manifest(oss.url, result["manifest_key"])["Retry"] is False

@@ -34,6 +34,7 @@ from typing import Any, Literal
 import aiofiles
 
 from ..auth import Signer
+from ..edge import EdgePolicy
 from ..errors import GapError, StoreError, TimeshiftError, UsageError
 from ..fetch import (
     FetchEvent,
@@ -41,10 +42,10 @@ from ..fetch import (
     FetchStats,
     SegmentCache,
     default_cache_dir,
-    fetch_segments,
     make_client_session,
 )
-from ..plan import plan_window, resolve_source
+from ..follow import EdgeEvent, EdgeFollower, plan_edge
+from ..plan import resolve_source
 from ..playlist import TOLERANCE, Gap, Segment, Selection
 from ..times import NS_PER_S, format_iso
 from .index import ArchivedSegment, build_index, build_manifest, manifest_key, record_id
@@ -134,6 +135,9 @@ class ArchiveOptions:
     cache_dir: Path | None = None
     verify: bool = False
     force: bool = False
+    #: Wait for a window that reaches past what is published (the live edge), as a clip
+    #: does, instead of archiving what exists and marking the job Retry (None: do not).
+    edge: EdgePolicy | None = None
 
 
 @dataclass(frozen=True)
@@ -311,14 +315,26 @@ async def _run(job: ArchiveJob, store: ObjectStore, opts: ArchiveOptions, templa
     cache = SegmentCache(opts.cache_dir or default_cache_dir())
     stats = FetchStats()
     async with make_client_session(opts.fetch) as session:
-        plan = await plan_window(session, source, signer=opts.signer,
-                                 allowed_hosts=opts.allowed_hosts)
-        sel = plan.selection
-        if not sel.segments:
+        # The live edge (issue 14): with opts.edge, segments still to come are awaited.
+        def on_edge(ev: EdgeEvent) -> None:
+            counts["total"] += ev.new_segments
+            emit("edge", ev.detail())
+
+        asked = time.time()
+        plan = await plan_edge(session, source, opts.edge, signer=opts.signer,
+                               allowed_hosts=opts.allowed_hosts)
+        follower = EdgeFollower(session, source, plan, opts.edge, signer=opts.signer,
+                                allowed_hosts=opts.allowed_hosts, on_event=on_edge,
+                                plan_asked=asked)
+        sel = follower.initial
+        if not sel.segments and not follower.following:
             raise GapError([(sel.start, sel.end)])
-        keys = {s.sequence: template.render(domain=job.domain, app=job.app, stream=job.stream,
-                                            start=s.start, end=s.end, sequence=s.sequence)
-                for s in sel.segments}
+
+        def key_of(s: Segment) -> str:
+            return template.render(domain=job.domain, app=job.app, stream=job.stream,
+                                   start=s.start, end=s.end, sequence=s.sequence)
+
+        keys = {s.sequence: key_of(s) for s in sel.segments}
         if len(set(keys.values())) != len(keys):
             raise UsageError(f"template {job.template!r} gives two segments the same key; "
                              "include {UnixTimestamp} and {Sequence}", option="--prefix")
@@ -359,9 +375,11 @@ async def _run(job: ArchiveJob, store: ObjectStore, opts: ArchiveOptions, templa
                 emit(ev.kind, ev.detail)
 
         try:
-            fetched = fetch_segments(session, sel.segments, cache, opts.fetch, stats, on_fetch)
+            fetched = follower.segments(cache, opts.fetch, stats, on_fetch)
             async with contextlib.aclosing(fetched):
                 async for seg, path, data in fetched:
+                    if seg.sequence not in keys:  # arrived while following the edge
+                        keys[seg.sequence] = key_of(seg)
                     if path is None:
                         previous_missing = True
                         continue
@@ -391,7 +409,7 @@ async def _run(job: ArchiveJob, store: ObjectStore, opts: ArchiveOptions, templa
             await asyncio.gather(*uploads, return_exceptions=True)
             raise
 
-    final: Selection = sel.with_missing(stats.missing)
+    final: Selection = follower.final(stats.missing)
     if not archived:
         raise GapError([(g.start, g.end) for g in final.gaps] or [(sel.start, sel.end)])
     gaps: tuple[Gap, ...] = final.gaps
@@ -413,7 +431,7 @@ async def _run(job: ArchiveJob, store: ObjectStore, opts: ArchiveOptions, templa
     # The index last: it is the commit marker, naming only objects already stored.
     await asyncio.to_thread(store.put, index_key, build_index(archived, index_key).encode(),
                             M3U8_TYPE)
-    cache.discard(sel.segments)
+    cache.discard(follower.fed)
     return JobResult(job, "ok", segments=len(archived), uploaded=counts["uploaded"],
                      skipped=counts["skipped"], bytes=counts["bytes"],
                      duration=sum(s.duration for s in archived),
