@@ -362,3 +362,21 @@ def test_a_publish_done_before_the_last_segment_waits_for_it(
     assert time.time() >= published_at(o, end - 0.5) - 0.1  # it waited for the last segment
     assert result["status"] == "ok" and result["gaps"] == [] and result["segments"] == 5
     assert _manifest(oss.url, result["manifest_key"])["Retry"] is False
+
+
+def test_a_signed_playlist_is_signed_again_while_following(
+        make_origin: Callable[..., OriginServer], tmp_path: Path) -> None:
+    from timeshift.auth import Signer
+
+    # URLs are valid for 2 s: the plan's signature has long expired when the end arrives.
+    o = make_origin(history=600, signer=Signer("A", "secret", ttl=2))
+    now = time.time()
+    start, end = now - 2, now + 5
+    r = clip(tmp_path / "signed.mp4", domain=o.netloc, app="live", stream="cam1",
+             scheme="http", start=round(start * NS_PER_S), end=round(end * NS_PER_S),
+             signer=Signer("A", "secret", ttl=2), cache_dir=tmp_path / "c")
+    assert r.live["outcome"] == "done" and r.gaps == () and r.live["polls"] >= 2
+    assert o.config.counters.get("403", 0) == 0
+    first, last, count = expected_frames(o, start, end)
+    idx = frames_of(tmp_path / "signed.mp4")
+    assert (idx[0], idx[-1], len(idx)) == (first, last, count) and consecutive(idx)

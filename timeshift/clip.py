@@ -403,7 +403,8 @@ async def aclip(
                                      allowed_hosts=allowed_hosts)
         follower = EdgeFollower(session, source, first_plan, edge, signer=signer,
                                 allowed_hosts=allowed_hosts, stop=stop, on_event=on_edge,
-                                plan_asked=asked)
+                                plan_asked=asked, refresh=lambda: resolve_source(
+                                    url, domain, app, stream, start, end, scheme, signer))
         sel = follower.initial  # without the time still to come: pending, not a gap
         pending = max(0.0, sel.end - follower.published) if follower.following else 0.0
         total = len(sel.segments)

@@ -28,7 +28,7 @@ import aiohttp
 
 from . import edge
 from .auth import Signer
-from .errors import GapError, RemoteError, TransportError
+from .errors import AuthError, GapError, RemoteError, TransportError
 from .fetch import FetchEvent, FetchOptions, FetchStats, SegmentCache, fetch_segments
 from .plan import Source, WindowPlan, plan_window
 from .playlist import Playlist, Segment, Selection
@@ -107,6 +107,8 @@ class EdgeFollower:
         stop: set to end the window early (the first Ctrl-C).
         on_event: progress at the edge.
         plan_asked: when (wall clock) the plan's playlist was asked for.
+        refresh: makes the source again (signed now) for each ask: a signed playlist URL
+            expires (the domain's TTL) long before a window hours ahead ends.
     """
 
     def __init__(self, session: aiohttp.ClientSession, source: Source, plan: WindowPlan,
@@ -114,8 +116,10 @@ class EdgeFollower:
                  allowed_hosts: tuple[str, ...] = (), stop: asyncio.Event | None = None,
                  on_event: Callable[[EdgeEvent], None] | None = None,
                  clock: Callable[[], float] = time.time,
-                 plan_asked: float | None = None) -> None:
+                 plan_asked: float | None = None,
+                 refresh: Callable[[], Source] | None = None) -> None:
         self.session, self.source, self.signer = session, source, signer
+        self.refresh = refresh
         self.allowed_hosts, self.stop, self.clock = allowed_hosts, stop, clock
         self.on_event = on_event or (lambda ev: None)
         sel = plan.selection
@@ -209,10 +213,13 @@ class EdgeFollower:
         self.last_asked = self.clock()
         try:
             # The timeline is asked again too: undated playlists are placed by it.
-            plan = await plan_window(self.session, self.source, signer=self.signer,
+            source = self.refresh() if self.refresh is not None else self.source
+            plan = await plan_window(self.session, source, signer=self.signer,
                                      allowed_hosts=self.allowed_hosts)
         except GapError:
             return ()  # nothing listed yet
+        except AuthError:
+            raise  # a refusal is not transient: asking again until the deadline would hide it
         except (RemoteError, TransportError) as exc:
             log.warning("asking the playlist again failed (will ask again): %s", exc)
             return ()

@@ -325,7 +325,9 @@ async def _run(job: ArchiveJob, store: ObjectStore, opts: ArchiveOptions, templa
                                allowed_hosts=opts.allowed_hosts)
         follower = EdgeFollower(session, source, plan, opts.edge, signer=opts.signer,
                                 allowed_hosts=opts.allowed_hosts, on_event=on_edge,
-                                plan_asked=asked)
+                                plan_asked=asked, refresh=lambda: resolve_source(
+                                    None, job.domain, job.app, job.stream, job.start, job.end,
+                                    opts.scheme, opts.signer))
         sel = follower.initial
         if not sel.segments and not follower.following:
             raise GapError([(sel.start, sel.end)])
