@@ -263,13 +263,13 @@ class _Plan:
 
 
 def _plan_cut(first: bytes, seg: Segment, sel: Selection, out_format: str,
-              cut: CutMode, pending: float = 0.0) -> _Plan:
+              cut: CutMode, published: float | None = None) -> _Plan:
     """Where the cut goes: from the first segment that has data and the selection.
 
     Wall-clock times map onto the normalized stream from its first video frame (the
     segment's PDT, "the first sample"); gaps are closed up in the output, so the end
-    counts only covered time. ``pending`` is time of the window not published yet
-    (the live edge), counted as covered; :func:`_final_plan` settles it at the end.
+    counts only covered time. Time after ``published`` (the live edge; None: all is
+    published) is counted as covered; :func:`_final_plan` settles it at the end.
     """
     if out_format == "ts":
         return _Plan("segments", MuxPlan(), None, seg.start, None, 0.0)
@@ -286,7 +286,7 @@ def _plan_cut(first: bytes, seg: Segment, sel: Selection, out_format: str,
         if exact_cut_supported(codec):
             begin = max(sel.start, seg.start)
             covered = sum(max(0.0, min(s.end, sel.end) - max(s.start, begin))
-                          for s in sel.segments) + pending
+                          for s in sel.segments) + _pending(sel, published, begin)
             start = round((begin - seg.start) * PTS_CLOCK)
             window = CutWindow(start, start + round(covered * PTS_CLOCK), cut)
             return _Plan(cut, MuxPlan(), window, begin, covered, 0.0,
@@ -298,7 +298,7 @@ def _plan_cut(first: bytes, seg: Segment, sel: Selection, out_format: str,
     key = max(keys) if keys else anchor
     kept_from = seg.start + (key - anchor) / PTS_CLOCK
     covered = sum(max(0.0, min(s.end, sel.end) - max(s.start, kept_from))
-                  for s in sel.segments) + pending
+                  for s in sel.segments) + _pending(sel, published, kept_from)
     # ffmpeg starts a stream copy at the first keyframe whose DTS is past -ss: aim a hair
     # before the keyframe's DTS so float rounding never skips it.
     dts = decode_timestamp(first, key)
@@ -306,6 +306,11 @@ def _plan_cut(first: bytes, seg: Segment, sel: Selection, out_format: str,
     # The end is cut in decode order: B-frames may run past it by the reorder depth.
     return _Plan("keyframe", MuxPlan(seek=seek if seek > 0 else None, duration=covered), None,
                  kept_from, covered, (key - dts) / PTS_CLOCK, note)
+
+
+def _pending(sel: Selection, published: float | None, begin: float) -> float:
+    """The window's time after the published edge (and after ``begin``): not there yet."""
+    return 0.0 if published is None else max(0.0, sel.end - max(published, begin))
 
 
 def _final_plan(plan: _Plan, final: Selection) -> _Plan:
@@ -406,7 +411,7 @@ async def aclip(
                                 plan_asked=asked, refresh=lambda: resolve_source(
                                     url, domain, app, stream, start, end, scheme, signer))
         sel = follower.initial  # without the time still to come: pending, not a gap
-        pending = max(0.0, sel.end - follower.published) if follower.following else 0.0
+        published = follower.published if follower.following else None
         total = len(sel.segments)
         emit("plan", f"{total} segments, {len(sel.gaps)} gap(s)")
         if sel.gaps and not allow_gaps:
@@ -441,7 +446,7 @@ async def aclip(
                     async with aiofiles.open(path, "rb") as f:
                         data = await f.read()
                 if remuxer is None and ts_file is None:
-                    plan = _plan_cut(data, seg, sel, fmt, cut or "exact", pending)
+                    plan = _plan_cut(data, seg, sel, fmt, cut or "exact", published)
                     if fmt == "ts":
                         ts_file = await aiofiles.open(tmp, "wb")
                     elif plan.window is not None:
