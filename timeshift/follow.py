@@ -57,7 +57,7 @@ class EdgeEvent:
     def detail(self) -> str:
         done = f"recorded {self.recorded:.1f} of {self.end - self.start:.1f} s " \
                f"(to {format_iso(round(min(self.recorded_until, self.end) * NS_PER_S))})"
-        if self.kind == "waiting":
+        if self.kind in ("waiting", "arrived") and self.recorded_until < self.end:
             left = self.end - self.now
             when = f"the end is in {left:.1f} s" if left > 0 else f"the end was {-left:.1f} s ago"
             return f"waiting for the live edge: {done}; {when}"

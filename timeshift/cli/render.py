@@ -24,13 +24,18 @@ class ClipProgress:
             mode = "bar" if sys.stderr.isatty() else "none"
         self.mode = mode
         self._last = 0.0
+        self._edge = ""  # at the live edge: what it is waiting for, shown instead of the bar
 
     def __call__(self, ev: Any) -> None:
         if self.mode == "jsonl":
             print(json.dumps(ev.to_dict()), file=sys.stderr, flush=True)
-        elif self.mode == "bar" and ev.kind == "edge":
+        elif self.mode == "bar" and (ev.kind == "edge" or self._edge) \
+                and ev.kind not in ("mux", "finished"):
             # The live edge: one line that says it is waiting and how far it has recorded.
-            print(f"\r{ev.detail}\033[K", end="", file=sys.stderr, flush=True)
+            if ev.kind == "edge":
+                self._edge = ev.detail
+            print(f"\r{self._edge} · {ev.segments_done}/{ev.segments_total} seg "
+                  f"{ev.bytes / 1e6:.1f} MB\033[K", end="", file=sys.stderr, flush=True)
         elif self.mode == "bar":
             now = time.monotonic()
             if ev.kind not in ("finished", "mux", "plan") and now - self._last < 0.1:
