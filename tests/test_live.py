@@ -380,3 +380,13 @@ def test_a_signed_playlist_is_signed_again_while_following(
     first, last, count = expected_frames(o, start, end)
     idx = frames_of(tmp_path / "signed.mp4")
     assert (idx[0], idx[-1], len(idx)) == (first, last, count) and consecutive(idx)
+
+
+def test_archive_wait_refuses_a_window_too_far_ahead(origin: OriginServer, tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO), **OSS_ENV}
+    r = subprocess.run(
+        [sys.executable, "-m", "timeshift", "archive", "--domain", origin.netloc, "--app",
+         "live", "--stream", "cam", "--start", "now", "--end", "+7h", "--bucket", "archive",
+         "--endpoint", "http://127.0.0.1:9", "--wait"],
+        capture_output=True, text=True, timeout=60, env=env)
+    assert r.returncode == 2 and "--end" in r.stderr and "6h" in r.stderr

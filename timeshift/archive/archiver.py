@@ -34,7 +34,7 @@ from typing import Any, Literal
 import aiofiles
 
 from ..auth import Signer
-from ..edge import EdgePolicy
+from ..edge import EdgePolicy, check_horizon
 from ..errors import GapError, StoreError, TimeshiftError, UsageError
 from ..fetch import (
     FetchEvent,
@@ -312,6 +312,8 @@ async def _run(job: ArchiveJob, store: ObjectStore, opts: ArchiveOptions, templa
                emit: Callable[[str, str], None]) -> JobResult:
     source = resolve_source(None, job.domain, job.app, job.stream, job.start, job.end,
                             opts.scheme, opts.signer)
+    if opts.edge is not None:  # waiting for the live edge: only so far ahead
+        check_horizon(job.start, job.end, time.time_ns(), opts.edge.horizon)
     cache = SegmentCache(opts.cache_dir or default_cache_dir())
     stats = FetchStats()
     async with make_client_session(opts.fetch) as session:

@@ -112,6 +112,12 @@ def cmd_archive(args: argparse.Namespace) -> int:
             fetch=FetchOptions(concurrency=args.segment_concurrency), uploads=args.uploads,
             cache_dir=args.cache_dir, verify=args.verify, force=args.force,
             edge=_edge_policy(args.wait))
+        if options.edge is not None:  # every job checked before any runs
+            from ..edge import check_horizon
+            from ..times import now_ns
+
+            for j in jobs:
+                check_horizon(j.start, j.end, now_ns(), options.edge.horizon)
         results = run_jobs(jobs, options=options, executor=args.executor,
                            concurrency=args.concurrency, attempts=args.attempts, store=spec,
                            progress=progress, on_result=progress.job_done)
