@@ -84,7 +84,8 @@ def test_a_window_ending_in_the_future_is_recorded_frame_exact(
              start=round(start * NS_PER_S), end=round(end * NS_PER_S), cache_dir=tmp_path / "c")
     finished = time.time()
     # Finished once the segment holding the end appeared, within about two target durations.
-    assert published_at(o, end) - 0.2 <= finished < end + 2 * SEG + 1.0
+    # (2 s of slack on top: the machine running the tests is shared and often busy.)
+    assert published_at(o, end) - 0.2 <= finished < end + 2 * SEG + 2.0
     assert r.live["followed"] and r.live["outcome"] == "done" and not r.live["cut_short"]
     assert r.gaps == () and r.gap_report is None and r.live["polls"] >= 1
     first, last, count = expected_frames(o, start, end)
