@@ -209,6 +209,9 @@ def test_ctrl_c_mid_wait_writes_a_verified_partial_clip(
     d = json.loads(stdout)
     live = d["live"]
     assert live["cut_short"] and live["outcome"] == "stopped"
+    # --progress jsonl said the same, as it happened.
+    stopped = _wait_for(lines, lambda e: e.get("live", {}).get("edge") == "stopped", timeout=5)
+    assert stopped["event"] == "edge" and "cut short" in stopped["detail"]
     start, until = iso(d["requested"]["start_iso"]), iso(live["recorded_until_iso"])
     # Asked for a minute, covered up to where the recording stopped: and no gap for the
     # time the user chose not to wait for.
