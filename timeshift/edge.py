@@ -80,7 +80,7 @@ class EdgePolicy:
 
     def __post_init__(self) -> None:
         if self.wait is not None and self.wait < 0:
-            raise UsageError("must be 0 or more", option="--wait")
+            raise UsageError("must be 0 or more", field="wait")
         if self.horizon <= 0:
             raise UsageError("the horizon must be positive")
 
@@ -100,16 +100,16 @@ def check_horizon(start_ns: int | None, end_ns: int | None, now_ns: int,
     """Refuse a window that ends (or starts) further ahead of now than ``horizon``.
 
     Raises:
-        UsageError: naming the option, how far ahead it is, and the limit.
+        UsageError: naming the field (``end``/``start``), how far ahead it is, and the limit.
     """
     limit = now_ns + round(horizon * NS_PER_S)
-    for value, option in ((end_ns, "--end"), (start_ns, "--start")):
+    for value, name in ((end_ns, "end"), (start_ns, "start")):
         if value is not None and value > limit:
             ahead = format_duration(value - now_ns)
             raise UsageError(
                 f"{format_iso(value)} is {ahead} from now; a window may reach at most "
                 f"{format_duration(round(horizon * NS_PER_S))} into the future "
-                f"(now+{format_duration(round(horizon * NS_PER_S))})", option=option)
+                f"(now+{format_duration(round(horizon * NS_PER_S))})", field=name)
 
 
 def published_end(segments: Sequence[Segment]) -> float | None:

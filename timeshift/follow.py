@@ -1,12 +1,14 @@
-"""Following the live edge: fetch a window's segments as the stream publishes them (I/O).
+"""Following the live edge: a window source that yields segments as the stream publishes them.
 
 The decisions (what is published, what is still pending, when to ask again, when to give
-up) are :mod:`timeshift.edge`'s; this module asks and fetches. The hook into a window's
-pipeline is one async generator, :meth:`EdgeFollower.segments`, yielding what
-:func:`timeshift.fetch.fetch_segments` yields, ``(segment, path, bytes)`` in order: first
-the segments the window's plan listed, then, while the window reaches past what is
-published, each batch that appears when the playlist is asked again (the same request: a
-VOD window re-asked, or a live playlist reloaded) at the target-duration cadence.
+up) are :mod:`timeshift.edge`'s; this module asks. :class:`LiveEdgeSource` is a
+:class:`~timeshift.pipeline.WindowSource`: ``plan`` is the window's first plan (a window
+still wholly in the future is an empty plan to follow, not a gap), ``segments`` yields
+the plan's segments and then, while the window reaches past what is published, each
+batch that appears when the playlist is asked again (the same request: a VOD window
+re-asked, re-signed; or a live playlist reloaded) at the target-duration cadence; the
+fetcher starts their requests as they come, so downloads overlap the wait. ``settle``
+is the window as recorded (:func:`timeshift.edge.final_selection`).
 
 Stopping early: ``stop`` (an :class:`asyncio.Event`, set by the CLI on the first Ctrl-C)
 ends the window after the segment being handed over; the final selection then ends where
@@ -19,9 +21,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
 import aiohttp
@@ -29,12 +30,11 @@ import aiohttp
 from . import edge
 from .auth import Signer
 from .errors import AuthError, GapError, RemoteError, TransportError
-from .fetch import FetchEvent, FetchOptions, FetchStats, SegmentCache, fetch_segments
 from .plan import Source, WindowPlan, plan_window
 from .playlist import Playlist, Segment, Selection
 from .times import NS_PER_S, format_iso
 
-__all__ = ["EdgeEvent", "EdgeFollower", "plan_edge"]
+__all__ = ["EdgeEvent", "LiveEdgeSource", "plan_edge"]
 
 log = logging.getLogger(__name__)
 
@@ -95,52 +95,60 @@ async def plan_edge(session: aiohttp.ClientSession, source: Source,
         return WindowPlan(empty, Selection(window[0], window[1], (), ()), None)
 
 
-class EdgeFollower:
-    """Hands over a window's segments in order, following the stream past its published edge.
+class LiveEdgeSource:
+    """A window's segments in order, following the stream past its published edge.
 
     Args:
-        session: the HTTP session the plan was made with.
         source: the window's source; its playlist is asked again while following.
-        plan: the window's first plan.
-        policy: how long to wait; None: never follow (a past window, or an archive not
-            asked to wait), only hand over the plan's segments.
+        policy: how long to wait; None: never follow (only the plan's segments, as
+            :class:`~timeshift.pipeline.PlaylistSource`).
         stop: set to end the window early (the first Ctrl-C).
         on_event: progress at the edge.
-        plan_asked: when (wall clock) the plan's playlist was asked for.
         refresh: makes the source again (signed now) for each ask: a signed playlist URL
             expires (the domain's TTL) long before a window hours ahead ends.
     """
 
-    def __init__(self, session: aiohttp.ClientSession, source: Source, plan: WindowPlan,
-                 policy: edge.EdgePolicy | None, *, signer: Signer | None = None,
-                 allowed_hosts: tuple[str, ...] = (), stop: asyncio.Event | None = None,
+    def __init__(self, source: Source, policy: edge.EdgePolicy | None, *,
+                 signer: Signer | None = None, allowed_hosts: tuple[str, ...] = (),
+                 stop: asyncio.Event | None = None,
                  on_event: Callable[[EdgeEvent], None] | None = None,
-                 clock: Callable[[], float] = time.time,
-                 plan_asked: float | None = None,
-                 refresh: Callable[[], Source] | None = None) -> None:
-        self.session, self.source, self.signer = session, source, signer
-        self.refresh = refresh
-        self.allowed_hosts, self.stop, self.clock = allowed_hosts, stop, clock
+                 refresh: Callable[[], Source] | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.source, self.policy, self.signer = source, policy, signer
+        self.allowed_hosts, self.stop, self.refresh, self.clock = (allowed_hosts, stop,
+                                                                   refresh, clock)
         self.on_event = on_event or (lambda ev: None)
+        self.following = False
+        self.outcome: edge.Step | None = None
+        self.fed: list[Segment] = []
+        self.polls = 0
+        self.waited = 0.0
+        self.last_asked: float | None = None
+
+    async def plan(self, session: aiohttp.ClientSession) -> Selection:
+        """The first plan: what is published now, the time still to come taken out of its gaps."""
+        self.last_asked = self.clock()
+        plan = await plan_edge(session, self.source, self.policy, signer=self.signer,
+                               allowed_hosts=self.allowed_hosts, clock=self.clock)
         sel = plan.selection
         self.start, self.end = sel.start, sel.end
         pl = plan.playlist
         self.target = edge.target_or(pl.target_duration or max(
             (s.duration for s in pl.segments), default=0.0))
         listed_end = pl.segments[-1].end if pl.dated and pl.segments else None
-        published = edge.published_end(sel.segments) or listed_end or self.start
-        self.published = published
-        self.deadline = policy.deadline(self.end, self.target) if policy else self.end
+        self.published = edge.published_end(sel.segments) or listed_end or self.start
+        self.deadline = self.policy.deadline(self.end, self.target) if self.policy else self.end
         # A playlist given by URL that has ended (ENDLIST, no time-shift source) will not grow.
-        static = source.timeline is None and pl.endlist
-        self.following = (policy is not None and not static and clock() < self.deadline
-                          and edge.next_step(published, self.end, clock(), self.deadline) == "wait")
-        self.initial = edge.without_pending(sel, published) if self.following else sel
-        self.outcome: edge.Step | None = None
-        self.fed: list[Segment] = []
-        self.polls = 0
-        self.last_asked: float | None = plan_asked
-        self.waited = 0.0
+        static = self.source.timeline is None and pl.endlist
+        now = self.clock()
+        self.following = (self.policy is not None and not static and now < self.deadline
+                          and edge.next_step(self.published, self.end, now,
+                                             self.deadline) == "wait")
+        self.initial = edge.without_pending(sel, self.published) if self.following else sel
+        #: Where the stream's published part ended when the plan was made (None: the
+        #: window was all there): the cut counts the time after it as still to come.
+        self.pending_from = self.published if self.following else None
+        return self.initial
 
     def _event(self, kind: str, new: int = 0) -> None:
         self.on_event(EdgeEvent(kind, self.start, self.end, self.published, self.clock(), new))
@@ -148,32 +156,34 @@ class EdgeFollower:
     def _stopped(self) -> bool:
         return self.stop is not None and self.stop.is_set()
 
-    async def segments(self, cache: SegmentCache, opts: FetchOptions, stats: FetchStats,
-                       on_fetch: Callable[[FetchEvent], None] = lambda e: None,
-                       ) -> AsyncGenerator[tuple[Segment, Path | None, bytes | None], None]:
-        """``(segment, path, bytes)`` in order, as :func:`~timeshift.fetch.fetch_segments`
-        yields them, until the window is whole, given up on, or stopped."""
-        batch = self.initial.segments
+    @property
+    def arrived(self) -> int:
+        """Segments that appeared while following (beyond the plan's)."""
+        return max(0, len(self.fed) - len(self.initial.segments))
+
+    async def segments(self, session: aiohttp.ClientSession,
+                       selection: Selection) -> AsyncIterator[Segment]:
+        """The plan's segments, then each new one as it is published, until the window is
+        whole, given up on, or stopped."""
+        batch: tuple[Segment, ...] = selection.segments
         if self.following:
             self._event("waiting")
         while True:
-            fetched = fetch_segments(self.session, batch, cache, opts, stats, on_fetch)
-            async with contextlib.aclosing(fetched):
-                async for item in fetched:
-                    self.fed.append(item[0])
-                    yield item
-                    if self._stopped():
-                        self.outcome = "stopped"
-                        self._event("stopped")
-                        return
+            for seg in batch:
+                self.fed.append(seg)
+                yield seg
+                if self._stopped():
+                    self.outcome = "stopped"
+                    self._event("stopped")
+                    return
             if not self.following:
                 self.outcome = "done"
                 return
-            batch = await self._next_batch()
+            batch = await self._next_batch(session)
             if not batch:
                 return
 
-    async def _next_batch(self) -> tuple[Segment, ...]:
+    async def _next_batch(self, session: aiohttp.ClientSession) -> tuple[Segment, ...]:
         """Wait for new segments of the window; () once done, given up on, or stopped."""
         while True:
             now = self.clock()
@@ -197,7 +207,7 @@ class EdgeFollower:
             if self._stopped():
                 continue
             asked = time.monotonic()
-            fresh = await self._poll()
+            fresh = await self._poll(session)
             log.debug("live edge: poll %d took %.2f s, %d new segment(s)", self.polls,
                       time.monotonic() - asked, len(fresh))
             if fresh:
@@ -206,7 +216,7 @@ class EdgeFollower:
                 return fresh
             self._event("waiting")
 
-    async def _poll(self) -> tuple[Segment, ...]:
+    async def _poll(self, session: aiohttp.ClientSession) -> tuple[Segment, ...]:
         """Ask the playlist again; the new segments of the window (a failed ask is logged
         and asked again at the next poll, until the deadline)."""
         self.polls += 1
@@ -214,7 +224,7 @@ class EdgeFollower:
         try:
             # The timeline is asked again too: undated playlists are placed by it.
             source = self.refresh() if self.refresh is not None else self.source
-            plan = await plan_window(self.session, source, signer=self.signer,
+            plan = await plan_window(session, source, signer=self.signer,
                                      allowed_hosts=self.allowed_hosts)
         except GapError:
             return ()  # nothing listed yet
@@ -228,15 +238,20 @@ class EdgeFollower:
         known_end = self.fed[-1].end if self.fed else None
         return edge.fresh_segments(known_end, plan.selection.segments, self.start, self.end)
 
-    def final(self, missing: list[Segment]) -> Selection:
-        """The window as recorded (see :func:`timeshift.edge.final_selection`)."""
+    def settle(self, selection: Selection) -> Selection:
+        """The window as recorded (see :func:`timeshift.edge.final_selection`); the
+        pipeline adds the segments that turned out missing."""
         if not self.following and self.outcome != "stopped":
-            return self.initial.with_missing(missing)
-        cut = self.fed[-1].end if self.outcome == "stopped" and self.fed else None
-        if self.outcome == "stopped" and not self.fed:
-            cut = self.start
-        return edge.final_selection(self.start, self.end, self.fed, self.initial.gaps, missing,
+            return selection
+        cut = None
+        if self.outcome == "stopped":
+            cut = self.fed[-1].end if self.fed else self.start
+        return edge.final_selection(self.start, self.end, self.fed, self.initial.gaps, (),
                                     cut_short_at=cut)
+
+    @property
+    def cut_short(self) -> bool:
+        return self.outcome == "stopped"
 
     def report(self) -> edge.EdgeReport:
         until = self.fed[-1].end if self.fed else None
