@@ -113,13 +113,3 @@ def test_a_gap_not_allowed_fails_the_run_and_aborts_the_sink(
     assert info.value.report == str(tmp_path / "gaps.json") and len(info.value.gaps) == 1
     assert [p.index for p in sink.pieces] == [0]  # nothing written after the gap
     assert sink.aborted == 1 and sink.finished == [] and len(reports[0].missing) == 1
-
-
-def test_a_clip_takes_its_segments_from_any_source(origin: OriginServer, tmp_path: Path) -> None:
-    from timeshift.clip import aclip
-
-    out = tmp_path / "trickled.ts"
-    r = asyncio.run(aclip(out, source=Trickle(_source(origin, 2, 10)), cache_dir=tmp_path / "c"))
-    assert r.segments == 4 and r.gaps == () and r.cut == {"mode": "segments"}
-    assert r.duration is not None and abs(r.duration - 8.0) < 0.1
-    assert out.stat().st_size == r.bytes  # whole segments, as fetched
