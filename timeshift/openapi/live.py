@@ -130,6 +130,11 @@ def _check_notify_url(url: str, option: str) -> None:
         raise UsageError(f"{url[:40]!r} must be an http:// or https:// URL", option=option)
 
 
+def _notify_auth(key: str | None) -> dict[str, str]:
+    """The parameters that make the service sign its callbacks with ``key`` (SPEC §5a)."""
+    return {"NotifyReqAuth": "yes", "NotifyAuthKey": key} if key else {}
+
+
 def _stream(domain: str, app: str, stream: str) -> dict[str, str]:
     for flag, value in (("--domain", domain), ("--app", app), ("--stream", stream)):
         if not value:
@@ -238,17 +243,19 @@ class LiveApi:
 
     def set_record_notify_config(self, domain: str, notify_url: str, *,
                                  need_status_notify: bool = False, update: bool = False,
-                                 on_demand_url: str | None = None) -> None:
+                                 on_demand_url: str | None = None,
+                                 auth_key: str | None = None) -> None:
         """Add (or with ``update``, UpdateLiveRecordNotifyConfig) the recording callback URL.
 
         ``on_demand_url`` is where the service asks whether to record a stream (seed 11.13).
+        ``auth_key`` turns on signed callbacks (``NotifyReqAuth=yes``, ``NotifyAuthKey``).
         """
         _check_notify_url(notify_url, "--record-notify-url")
         if on_demand_url is not None:
             _check_notify_url(on_demand_url, "--on-demand-url")
         self.call("UpdateLiveRecordNotifyConfig" if update else "AddLiveRecordNotifyConfig",
                   DomainName=domain, NotifyUrl=notify_url, NeedStatusNotify=need_status_notify,
-                  OnDemandUrl=on_demand_url)
+                  OnDemandUrl=on_demand_url, **_notify_auth(auth_key))
 
     def describe_record_notify_config(self, domain: str) -> dict[str, Any] | None:
         body = self.call("DescribeLiveRecordNotifyConfig", DomainName=domain)
@@ -258,12 +265,17 @@ class LiveApi:
     def delete_record_notify_config(self, domain: str) -> None:
         self.call("DeleteLiveRecordNotifyConfig", DomainName=domain)
 
-    def set_streams_notify_url(self, domain: str, notify_url: str) -> None:
-        """SetLiveStreamsNotifyUrlConfig: where publish / publish_done callbacks go (seed 7.1)."""
+    def set_streams_notify_url(self, domain: str, notify_url: str, *,
+                               auth_key: str | None = None) -> None:
+        """SetLiveStreamsNotifyUrlConfig: where publish / publish_done callbacks go (seed 7.1).
+
+        ``auth_key`` turns on signed callbacks (SPEC §5a).
+        """
         if not domain:
             raise UsageError("is required", option="--domain")
         _check_notify_url(notify_url, "--notify-url")
-        self.call("SetLiveStreamsNotifyUrlConfig", DomainName=domain, NotifyUrl=notify_url)
+        self.call("SetLiveStreamsNotifyUrlConfig", DomainName=domain, NotifyUrl=notify_url,
+                  **_notify_auth(auth_key))
 
     def describe_streams_notify_url(self, domain: str) -> dict[str, Any] | None:
         """DescribeLiveStreamsNotifyUrlConfig: the domain's publish callback, or None."""

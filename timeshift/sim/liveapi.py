@@ -411,6 +411,9 @@ def _notify_action(kind: str) -> Handler:
         api.notify_configs[domain] = {"DomainName": domain, "NotifyUrl": url,
                                       "NeedStatusNotify": p.get("NeedStatusNotify", "false") == "true",
                                       "OnDemandUrl": p.get("OnDemandUrl", "")}
+        for name in ("NotifyReqAuth", "NotifyAuthKey"):  # signed callbacks, SPEC §5a
+            if p.get(name):
+                api.notify_configs[domain][name] = p[name]
         return {}
 
     return handle
