@@ -1,7 +1,7 @@
 """A local ApsaraVideo Live OpenAPI server (RPC style, 2016-11-01) for tests and demos.
 
-It checks requests the way the service does (signature, nonce replay, timestamp skew,
-AccessKey) and answers with the service's error shape ``{Code, Message, RequestId,
+It checks requests the way the service does (V2 and V3 signatures, nonce replay,
+timestamp skew, AccessKey: :mod:`.liveauth`) and answers with the service's error shape ``{Code, Message, RequestId,
 HostId}``, so the official SDK's ``CommonRequest`` works against it unmodified.
 Both GET query strings and POST form bodies are accepted.
 
@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import calendar
 import hashlib
-import hmac
 import posixpath
 import time
 import uuid
@@ -33,21 +32,17 @@ from aiohttp import web
 from ..archive.store import ObjectStore
 from ..archive.template import validate_key
 from ..errors import StoreError, UsageError
-from ..openapi.signing import sign, string_to_sign
 from ..urls import TimeshiftURL
+from .liveauth import ApiFail, Verifier
 from .server import BackgroundServer
 
 __all__ = ["LiveApiConfig", "LiveApiServer", "make_liveapi_app"]
 
-MAX_SKEW = 15 * 60
 FOUR_DAYS = 4 * 86400
 Handler = Callable[["_LiveApi", dict[str, str]], Awaitable[dict[str, Any]]]
 
 
-class _Fail(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
+_Fail = ApiFail
 
 
 @dataclass
@@ -105,6 +100,7 @@ class _LiveApi:
         self.record_configs: dict[tuple[str, str], dict[str, Any]] = {}
         self.notify_configs: dict[str, dict[str, Any]] = {}
         self.stream_notify_configs: dict[str, dict[str, Any]] = {}
+        self.verifier = Verifier(cfg.access_key_id, cfg.access_key_secret, cfg.clock)
 
     def published(self, domain: str, app: str, stream: str, start: int,
                   end: int) -> list[tuple[int, int]]:
@@ -116,47 +112,17 @@ class _LiveApi:
     def count(self, key: str) -> None:
         self.cfg.counters[key] = self.cfg.counters.get(key, 0) + 1
 
-    def authenticate(self, params: dict[str, str]) -> None:
-        for name in ("AccessKeyId", "Signature", "SignatureNonce", "Timestamp", "SignatureMethod"):
-            if not params.get(name):
-                raise _Fail(400, "IncompleteSignature" if name != "AccessKeyId" else
-                            "MissingParameter", f"{name} is mandatory for this action.")
-        if params["AccessKeyId"] != self.cfg.access_key_id:
-            raise _Fail(404, "InvalidAccessKeyId.NotFound", "Specified access key is not found.")
-        try:
-            ts = calendar.timegm(time.strptime(params["Timestamp"], "%Y-%m-%dT%H:%M:%SZ"))
-        except ValueError:
-            raise _Fail(400, "InvalidTimeStamp.Format",
-                        "Specified time stamp or date value is not well formatted.") from None
-        now = self.cfg.clock()
-        if abs(now - ts) > MAX_SKEW:
-            raise _Fail(400, "InvalidTimeStamp.Expired",
-                        "Specified time stamp or date value is expired.")
-        expected = sign(params, self.cfg.access_key_secret, self.method)
-        if not hmac.compare_digest(expected, params["Signature"]):
-            # The service's own wording, StringToSign included: the official SDK compares it
-            # with its own to tell a wrong secret from a wrong signing procedure.
-            raise _Fail(400, "SignatureDoesNotMatch",
-                        "Specified signature is not matched with our calculation. "
-                        f"server string to sign is:{string_to_sign(params, self.method)}")
-        nonce = params["SignatureNonce"]
-        for old in [n for n, t in self.nonces.items() if now - t > 2 * MAX_SKEW]:
-            del self.nonces[old]
-        if nonce in self.nonces:
-            raise _Fail(400, "SignatureNonceUsed", "Specified signature nonce was used already.")
-        self.nonces[nonce] = now
-
-    method = "GET"
-
     async def handle(self, request: web.Request) -> web.Response:
         params = dict(request.query)
+        raw = await request.read()
         if request.method == "POST":
             params.update({k: str(v) for k, v in (await request.post()).items()})
         params.pop("__host__", None)
         request_id = str(uuid.uuid4()).upper()
-        self.method = request.method
         try:
-            self.authenticate(params)
+            # V3 (Authorization: ACS3-HMAC-SHA256, the current SDKs) or V2 (in the query).
+            params = self.verifier.verify(request.method, request.path, params,
+                                          dict(request.query), request.headers, raw)
             self.count("calls")
             if self.cfg.throttle > 0:
                 self.cfg.throttle -= 1
