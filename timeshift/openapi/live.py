@@ -18,10 +18,12 @@ from ..errors import UsageError
 from .client import LiveClient
 from .signing import utc_timestamp
 
-__all__ = ["FOUR_DAYS", "LiveApi", "PublishInfo", "RecordContent", "RecordInfo", "split_window"]
+__all__ = ["FOUR_DAYS", "SHIFT_VISIONS", "LiveApi", "PublishInfo", "RecordContent", "RecordInfo",
+           "ShiftConfig", "split_window"]
 
 FOUR_DAYS = 4 * 86400
 RecordCommand = Literal["start", "stop", "cancel_delay", "restart"]
+SHIFT_VISIONS = (1, 3, 7, 15, 30)  # retention days the service offers (SPEC §1, §8)
 
 
 def _unix(text: str) -> int:
@@ -67,6 +69,7 @@ class RecordInfo:
     width: int
     height: int
     created: int
+    format: str = ""
 
     @classmethod
     def from_api(cls, d: dict[str, Any]) -> RecordInfo:
@@ -77,7 +80,31 @@ class RecordInfo:
             oss_endpoint=str(d.get("OssEndpoint", "")), oss_object=str(d.get("OssObject", "")),
             start=_unix(str(d.get("StartTime", ""))), end=_unix(str(d.get("EndTime", ""))),
             duration=float(d.get("Duration") or 0), width=int(d.get("Width") or 0),
-            height=int(d.get("Height") or 0), created=_unix(str(d.get("CreateTime", ""))))
+            height=int(d.get("Height") or 0), created=_unix(str(d.get("CreateTime", ""))),
+            format=str(d.get("Format") or ""))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ShiftConfig:
+    """One time-shift configuration row (DescribeLiveShiftConfigs); ``*`` is every app/stream."""
+
+    domain: str
+    app: str
+    stream: str
+    vision: int
+    ignore_transcode: bool
+    duration: int | None = None
+
+    @classmethod
+    def from_api(cls, d: dict[str, Any]) -> ShiftConfig:
+        ignore = d.get("IgnoreTranscode", True)
+        return cls(str(d.get("DomainName", "")), str(d.get("AppName", "")),
+                   str(d.get("StreamName", "")), int(d.get("Vision") or 7),
+                   ignore if isinstance(ignore, bool) else str(ignore).lower() != "false",
+                   int(d["Duration"]) if d.get("Duration") not in (None, "") else None)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -153,8 +180,11 @@ class LiveApi:
 
     def create_record_index_files(self, domain: str, app: str, stream: str, *, start: int,
                                   end: int, oss_endpoint: str, oss_bucket: str,
-                                  oss_object: str) -> RecordInfo:
-        """CreateLiveStreamRecordIndexFiles: one index file for ``[start, end)`` (≤ 4 days)."""
+                                  oss_object: str, end_time_included: bool = False) -> RecordInfo:
+        """CreateLiveStreamRecordIndexFiles: one index file for ``[start, end)`` (≤ 4 days).
+
+        ``end_time_included`` also takes the segment that holds ``end`` (SPEC §8).
+        """
         _check_window(start, end, "CreateLiveStreamRecordIndexFiles")
         for flag, value in (("--oss-endpoint", oss_endpoint), ("--bucket", oss_bucket),
                             ("--object", oss_object)):
@@ -162,8 +192,24 @@ class LiveApi:
                 raise UsageError("is required", option=flag)
         body = self.call("CreateLiveStreamRecordIndexFiles", **_stream(domain, app, stream),
                          StartTime=utc_timestamp(start), EndTime=utc_timestamp(end),
-                         OssEndpoint=oss_endpoint, OssBucket=oss_bucket, OssObject=oss_object)
+                         OssEndpoint=oss_endpoint, OssBucket=oss_bucket, OssObject=oss_object,
+                         EndTimeIncluded=True if end_time_included else None)
         return RecordInfo.from_api(body.get("RecordInfo") or {})
+
+    def delete_record_index_files(self, domain: str, app: str, stream: str,
+                                  record_ids: list[str], *,
+                                  remove_file: bool = False) -> list[dict[str, str]]:
+        """DeleteLiveStreamRecordIndexFiles; with ``remove_file`` the OSS objects go too.
+
+        Returns ``{"record_id", "message"}`` per id, as the service reports each.
+        """
+        if not record_ids or not all(record_ids):
+            raise UsageError("give at least one record id", option="--record-id")
+        body = self.call("DeleteLiveStreamRecordIndexFiles", **_stream(domain, app, stream),
+                         RecordId=list(record_ids), RemoveFile=True if remove_file else None)
+        rows = (body.get("RecordDeleteInfoList") or {}).get("RecordDeleteInfo") or []
+        return [{"record_id": str(r.get("RecordId", "")), "message": str(r.get("Message", ""))}
+                for r in rows]
 
     def describe_record_index_file(self, domain: str, app: str, stream: str,
                                    record_id: str) -> RecordInfo:
@@ -218,6 +264,37 @@ class LiveApi:
             raise UsageError("expected start, stop, cancel_delay or restart", option="COMMAND")
         body = self.call("RealTimeRecordCommand", **_stream(domain, app, stream), Command=command)
         return str(body.get("RequestId", ""))
+
+    # -- time-shift configuration (SPEC §8)
+
+    def open_shift(self, domain: str, app: str, stream: str, *, duration: int | None = None,
+                   vision: int | None = None, ignore_transcode: bool | None = None) -> None:
+        """OpenLiveShift: time-shift for ``app/stream`` (``*`` for every one).
+
+        ``duration`` is the TS segment length in seconds, ``vision`` the days kept (1, 3, 7,
+        15 or 30; the service's default 7), ``ignore_transcode=False`` gives transcoded
+        streams time-shift as well. It takes effect when the stream is pushed again.
+        """
+        if duration is not None and not 1 <= duration <= 60:
+            raise UsageError(f"the segment length is 1-60 seconds, not {duration}",
+                             option="--duration")
+        if vision is not None and vision not in SHIFT_VISIONS:
+            raise UsageError(f"retention is one of {', '.join(map(str, SHIFT_VISIONS))} days, "
+                             f"not {vision}", option="--vision")
+        self.call("OpenLiveShift", **_stream(domain, app, stream), Duration=duration,
+                  Vision=vision, IgnoreTranscode=ignore_transcode)
+
+    def close_shift(self, domain: str, app: str, stream: str) -> None:
+        """CloseLiveShift."""
+        self.call("CloseLiveShift", **_stream(domain, app, stream))
+
+    def describe_shift_configs(self, domain: str) -> list[ShiftConfig]:
+        """DescribeLiveShiftConfigs: the domain's time-shift rows."""
+        if not domain:
+            raise UsageError("is required", option="--domain")
+        body = self.call("DescribeLiveShiftConfigs", DomainName=domain)
+        rows = (body.get("Content") or {}).get("Config") or []
+        return [ShiftConfig.from_api(r) for r in rows]
 
     # -- configuration
 

@@ -5,7 +5,9 @@ timestamp skew, AccessKey: :mod:`.liveauth`) and answers with the service's erro
 HostId}``, so the official SDK's ``CommonRequest`` works against it unmodified.
 Both GET query strings and POST form bodies are accepted.
 
-Actions: Create/DescribeLiveStreamRecordIndexFile(s), DescribeLiveStreamRecordContent,
+Actions: Create/Describe/DeleteLiveStreamRecordIndexFile(s) (EndTimeIncluded, RemoveFile,
+Format), Open/CloseLiveShift and DescribeLiveShiftConfigs (:mod:`.liveshift`),
+DescribeLiveStreamRecordContent,
 RealTimeRecordCommand, Add/Describe/DeleteLiveAppRecordConfig, Add/Describe/Update/
 DeleteLiveRecordNotifyConfig, Set/Describe/DeleteLiveStreamsNotifyUrlConfig,
 DescribeLiveStreamsOnlineList and DescribeLiveStreamsPublishList. Faults: ``throttle``
@@ -34,6 +36,7 @@ from ..archive.template import validate_key
 from ..errors import StoreError, UsageError
 from ..urls import TimeshiftURL
 from .liveauth import ApiFail, Verifier
+from .liveshift import ShiftConfigs
 from .server import BackgroundServer
 
 __all__ = ["LiveApiConfig", "LiveApiServer", "make_liveapi_app"]
@@ -58,6 +61,8 @@ class LiveApiConfig:
     served back at ``/records/{bucket}/{object}``, which is the RecordUrl it returns.
     With ``oss_store`` (``(bucket) -> ObjectStore``, wired to the local OSS server by
     ``timeshift sim all``) it writes them into that bucket instead, as the service does.
+    ``shift`` holds the OpenLiveShift rows; ``timeshift sim all`` lets the origin ask it
+    whether a stream has time-shift.
     """
 
     access_key_id: str = "testid"
@@ -71,6 +76,7 @@ class LiveApiConfig:
     oss_store: Callable[[str], ObjectStore] | None = None
     clock: Callable[[], float] = time.time
     counters: dict[str, int] = field(default_factory=dict)
+    shift: ShiftConfigs = field(default_factory=ShiftConfigs)
 
 
 def _require(p: dict[str, str], *names: str) -> None:
@@ -166,6 +172,9 @@ async def _create_index(api: _LiveApi, p: dict[str, str]) -> dict[str, Any]:
     domain, app, stream = api.stream_params(p)
     start, end = api.window(p)
     _require(p, "OssEndpoint", "OssBucket", "OssObject")
+    included = p.get("EndTimeIncluded", "false").lower()
+    if included not in ("true", "false"):
+        raise _Fail(400, "InvalidParameter", "EndTimeIncluded must be true or false.")
     if not api.published(domain, app, stream, start, end):
         raise _Fail(404, "InvalidStream.NotFound",
                     "The stream was not published in the given time window.")
@@ -176,17 +185,19 @@ async def _create_index(api: _LiveApi, p: dict[str, str]) -> dict[str, Any]:
         "OssEndpoint": p["OssEndpoint"], "OssObject": p["OssObject"],
         "StartTime": _unix_to_iso(start), "EndTime": _unix_to_iso(end), "Duration": float(end - start),
         "Height": 720, "Width": 1280, "CreateTime": _unix_to_iso(int(api.cfg.clock())),
+        "Format": "m3u8",
     }
+    p = {**p, "__end_included__": included}
     if api.cfg.origin and api.cfg.oss_store:
         try:
             store = api.cfg.oss_store(p["OssBucket"])
             info["RecordUrl"] = await _write_index_oss(api, store, app, stream, start, end,
-                                                       p["OssObject"])
+                                                       p["OssObject"], p)
         except (UsageError, StoreError) as exc:
             raise _Fail(400, "InvalidOssBucket", f"Cannot write to the bucket: {exc}") from None
     elif api.cfg.origin and api.cfg.record_root:
         info["RecordUrl"] = await _write_index(api, request_host(p), domain, app, stream,
-                                               start, end, p["OssBucket"], p["OssObject"])
+                                               start, end, p["OssBucket"], p["OssObject"], p)
     api.records[record_id] = info
     return {"RecordInfo": info}
 
@@ -195,8 +206,17 @@ def request_host(p: dict[str, str]) -> str:
     return p.get("__host__", "127.0.0.1")
 
 
+def _window_segments(pl: m3u8.M3U8, end: int, p: dict[str, str]) -> None:
+    """Without EndTimeIncluded the segment that holds EndTime is left out (SPEC §8)."""
+    if p.get("__end_included__") == "true":
+        return
+    keep = [seg for seg in pl.segments if seg.current_program_date_time is None
+            or seg.current_program_date_time.timestamp() + seg.duration <= end + 1e-6]
+    pl.segments[:] = keep
+
+
 async def _write_index(api: _LiveApi, host: str, domain: str, app: str, stream: str, start: int,
-                       end: int, bucket: str, obj: str) -> str:
+                       end: int, bucket: str, obj: str, p: dict[str, str]) -> str:
     """Copy the window's segments from the origin and write a VOD index beside them."""
     if ".." in obj.split("/") or obj.startswith("/") or ".." in bucket or "/" in bucket:
         raise _Fail(400, "InvalidParameter.OssObject", "object names may not climb out")
@@ -209,6 +229,7 @@ async def _write_index(api: _LiveApi, host: str, domain: str, app: str, stream: 
     async with aiohttp.ClientSession() as session:
         async with session.get(url) as resp:
             pl = m3u8.loads(await resp.text(), uri=url)
+        _window_segments(pl, end, p)
         for seg in pl.segments:
             name = f"{Path(seg.absolute_uri.split('?')[0]).stem}.ts"
             async with session.get(seg.absolute_uri) as r:
@@ -221,7 +242,7 @@ async def _write_index(api: _LiveApi, host: str, domain: str, app: str, stream: 
 
 
 async def _write_index_oss(api: _LiveApi, store: ObjectStore, app: str, stream: str,
-                           start: int, end: int, obj: str) -> str:
+                           start: int, end: int, obj: str, p: dict[str, str]) -> str:
     """Copy the window's segments from the origin into the bucket, then the index, last."""
     try:
         validate_key(obj)
@@ -234,6 +255,7 @@ async def _write_index_oss(api: _LiveApi, store: ObjectStore, app: str, stream: 
     async with aiohttp.ClientSession() as session:
         async with session.get(url) as resp:
             pl = m3u8.loads(await resp.text(), uri=url)
+        _window_segments(pl, end, p)
         for seg in pl.segments:
             name = f"{Path(seg.absolute_uri.split('?')[0]).stem}.ts"
             async with session.get(seg.absolute_uri) as r:
@@ -273,6 +295,38 @@ async def _list_index(api: _LiveApi, p: dict[str, str]) -> dict[str, Any]:
     return {"RecordIndexInfoList": {"RecordIndexInfo": hits[(page - 1) * size: page * size]},
             "PageNum": page, "PageSize": size, "Order": order, "TotalNum": total,
             "TotalPage": (total + size - 1) // size}
+
+
+async def _delete_index(api: _LiveApi, p: dict[str, str]) -> dict[str, Any]:
+    """DeleteLiveStreamRecordIndexFiles: RecordId.N, and with RemoveFile the objects too."""
+    domain, app, stream = api.stream_params(p)
+    ids = [v for k, v in sorted(p.items()) if k == "RecordId" or k.startswith("RecordId.")]
+    if not ids:
+        raise _Fail(400, "MissingRecordId", "RecordId is mandatory for this action.")
+    remove = p.get("RemoveFile", "false").lower() == "true"
+    rows = []
+    for record_id in ids:
+        info = api.records.get(record_id)
+        if info is None or (info["DomainName"], info["AppName"], info["StreamName"]) != (
+                domain, app, stream):
+            rows.append({"RecordId": record_id, "Message": "record not found"})
+            continue
+        if remove:
+            await _remove_record_file(api, info)
+        del api.records[record_id]
+        rows.append({"RecordId": record_id, "Message": "OK"})
+    return {"Code": "OK", "Message": "OK", "RecordDeleteInfoList": {"RecordDeleteInfo": rows}}
+
+
+async def _remove_record_file(api: _LiveApi, info: dict[str, Any]) -> None:
+    """The index object itself (its segments stay, as the service's do)."""
+    if api.cfg.oss_store is not None and api.cfg.origin:
+        store = api.cfg.oss_store(info["OssBucket"])
+        await asyncio.to_thread(store.delete, info["OssObject"])
+    elif api.cfg.record_root is not None:
+        path = api.cfg.record_root / info["OssBucket"] / info["OssObject"]
+        if api.cfg.record_root.resolve() in path.resolve().parents:
+            path.unlink(missing_ok=True)
 
 
 async def _record_command(api: _LiveApi, p: dict[str, str]) -> dict[str, Any]:
@@ -446,7 +500,27 @@ def _stream_list(kind: str) -> Handler:
     return handle
 
 
+async def _open_shift(api: _LiveApi, p: dict[str, str]) -> dict[str, Any]:
+    api.cfg.shift.open(api.domain(p), p)
+    return {}
+
+
+async def _close_shift(api: _LiveApi, p: dict[str, str]) -> dict[str, Any]:
+    domain = api.domain(p)
+    _require(p, "AppName", "StreamName")
+    api.cfg.shift.close(domain, p)
+    return {}
+
+
+async def _describe_shift(api: _LiveApi, p: dict[str, str]) -> dict[str, Any]:
+    return api.cfg.shift.describe(api.domain(p))
+
+
 _ACTIONS: dict[str, Handler] = {
+    "OpenLiveShift": _open_shift,
+    "CloseLiveShift": _close_shift,
+    "DescribeLiveShiftConfigs": _describe_shift,
+    "DeleteLiveStreamRecordIndexFiles": _delete_index,
     "AddLiveAppRecordConfig": _add_record_config,
     "DescribeLiveRecordConfig": _describe_record_config,
     "DeleteLiveAppRecordConfig": _delete_record_config,
