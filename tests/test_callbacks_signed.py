@@ -332,3 +332,32 @@ def test_cli_serve_takes_the_key_from_the_environment_only(tmp_path: Path) -> No
         capture_output=True, text=True, timeout=30, env=env)
     assert bad.returncode == 2 and "--notify-auth-key-env" in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_the_local_live_apis_recording_callbacks_are_signed_over_the_url_host(
+        make_receiver: Callable[..., ReceiverServer], tmp_path: Path) -> None:
+    rec = Recorder()
+    srv = make_receiver(rec, auth=CallbackAuth(KEY))
+    other = make_receiver(auth=CallbackAuth("another-key"), queue="q2.sqlite")
+    cfg = LiveApiConfig(access_key_id=AK, access_key_secret=SK, domains=(PLAY, "other.example.com"),
+                        notify_retry_interval=0.02)
+    with LiveApiServer(cfg) as api_srv:
+        live = LiveApi(LiveClient(Credentials(AK, SK), endpoint=api_srv.netloc, scheme="http"))
+        register_callbacks(live, PLAY, srv.url + "/publish", record_notify_url=srv.url + "/record",
+                           need_status_notify=True, auth_key=KEY)
+        register_callbacks(live, "other.example.com", other.url + "/publish",
+                           record_notify_url=other.url + "/record", auth_key=KEY)
+        info = live.create_record_index_files(PLAY, "live", "cam1", start=1_800_000_000,
+                                              end=1_800_000_600, oss_endpoint="e",
+                                              oss_bucket="b", oss_object="live/cam1/a.m3u8")
+        live.real_time_record_command(PLAY, "live", "cam1", "start")
+        wait_until(lambda: cfg.counters.get("record_notify") == 2, what="two signed callbacks")
+        # The other receiver holds another key: refused every time, then given up.
+        live.create_record_index_files("other.example.com", "live", "cam1", start=1_800_000_000,
+                                       end=1_800_000_600, oss_endpoint="e", oss_bucket="b",
+                                       oss_object="live/cam1/b.m3u8")
+        wait_until(lambda: cfg.counters.get("record_notify_failed") == 1, what="the give-up")
+    assert srv.counters["record_file"] == 1 and srv.counters["record_started"] == 1
+    assert srv.counters.get("403") is None and other.counters["403"] == 6
+    (job,) = jobs_in(tmp_path / "queue.sqlite")
+    assert (job.spec.kind, job.spec.uri, job.spec.domain) == ("record_file", info.oss_object, PLAY)

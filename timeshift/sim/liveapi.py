@@ -10,7 +10,9 @@ Format), Open/CloseLiveShift and DescribeLiveShiftConfigs (:mod:`.liveshift`),
 DescribeLiveStreamRecordContent,
 RealTimeRecordCommand, Add/Describe/DeleteLiveAppRecordConfig, Add/Describe/Update/
 DeleteLiveRecordNotifyConfig, Set/Describe/DeleteLiveStreamsNotifyUrlConfig,
-DescribeLiveStreamsOnlineList and DescribeLiveStreamsPublishList. Faults: ``throttle``
+DescribeLiveStreamsOnlineList and DescribeLiveStreamsPublishList. Recordings it writes or
+starts are announced to the domain's recording callback, signed when configured
+(:mod:`.livenotify`). Faults: ``throttle``
 answers the next N calls with ``Throttling``.
 """
 
@@ -36,6 +38,7 @@ from ..archive.template import validate_key
 from ..errors import StoreError, UsageError
 from ..urls import TimeshiftURL
 from .liveauth import ApiFail, Verifier
+from .livenotify import RecordNotifier
 from .liveshift import ShiftConfigs
 from .server import BackgroundServer
 
@@ -77,6 +80,7 @@ class LiveApiConfig:
     clock: Callable[[], float] = time.time
     counters: dict[str, int] = field(default_factory=dict)
     shift: ShiftConfigs = field(default_factory=ShiftConfigs)
+    notify_retry_interval: float = 1.0
 
 
 def _require(p: dict[str, str], *names: str) -> None:
@@ -107,6 +111,13 @@ class _LiveApi:
         self.notify_configs: dict[str, dict[str, Any]] = {}
         self.stream_notify_configs: dict[str, dict[str, Any]] = {}
         self.verifier = Verifier(cfg.access_key_id, cfg.access_key_secret, cfg.clock)
+        self.notifier = RecordNotifier(cfg.clock, self.count, interval=cfg.notify_retry_interval)
+
+    def notify(self, domain: str, event: dict[str, Any], *, status: bool = False) -> None:
+        """Send a recording callback (livenotify) when the domain has one configured."""
+        conf = self.notify_configs.get(domain)
+        if conf and (not status or conf.get("NeedStatusNotify")):
+            self.notifier.send(conf, event)
 
     def published(self, domain: str, app: str, stream: str, start: int,
                   end: int) -> list[tuple[int, int]]:
@@ -199,6 +210,8 @@ async def _create_index(api: _LiveApi, p: dict[str, str]) -> dict[str, Any]:
         info["RecordUrl"] = await _write_index(api, request_host(p), domain, app, stream,
                                                start, end, p["OssBucket"], p["OssObject"], p)
     api.records[record_id] = info
+    api.notify(domain, {"domain": domain, "app": app, "stream": stream, "uri": p["OssObject"],
+                        "duration": float(end - start), "start_time": start, "stop_time": end})
     return {"RecordInfo": info}
 
 
@@ -341,6 +354,8 @@ async def _record_command(api: _LiveApi, p: dict[str, str]) -> dict[str, Any]:
         raise _Fail(409, "TaskAlreadyStarted", "The recording task has already started.")
     if command in ("start", "restart"):
         api.recording.add(key)
+        api.notify(domain, {"domain": domain, "app": app, "stream": stream,
+                            "event": "record_started"}, status=True)
     elif command == "stop":
         api.recording.discard(key)
     return {}
