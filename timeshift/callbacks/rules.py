@@ -21,7 +21,8 @@ may also ask for a codec (any of a list, case-insensitive) and a video bitrate r
 kbps (a question without a bitrate then does not match it). ``interval`` is seconds per
 format, 5-21600 (seed 11.13). An archive rule says which events make archive jobs
 (``publish_done``, ``record_file``), which play domain and scheme to fetch from (default:
-the callback's domain, https) and ``options`` (strings) handed to the job runner as they are.
+the callback's domain where :meth:`ArchiveRule.fetch_domain` allows it, https) and ``options``
+(strings) handed to the job runner as they are.
 
 Mistakes in the file are the user's: they raise :class:`~timeshift.errors.UsageError` naming
 the rule and key, when the file is loaded, never when the service calls.

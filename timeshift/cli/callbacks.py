@@ -171,23 +171,19 @@ def cmd_callbacks_register(args: argparse.Namespace) -> int:
     return 0
 
 
-def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def secret_options(q: argparse.ArgumentParser) -> None:
+    q.add_argument("--secret-env", default=SECRET_ENV, metavar="NAME",
+                   help=f"the shared secret's environment variable (default {SECRET_ENV}; "
+                        "unset: no secret)")
+    q.add_argument("--secret-param", default="token", metavar="NAME",
+                   help="the query parameter that carries it (default token)")
+    q.add_argument("--notify-auth-key-env", default=NOTIFY_KEY_ENV, metavar="NAME",
+                   help=f"the NotifyAuthKey's environment variable (default {NOTIFY_KEY_ENV}; "
+                        "unset: callbacks are not signed)")
+
+
+def _add_serve(cb: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     fmt = argparse.RawDescriptionHelpFormatter
-    p = sub.add_parser("callbacks", help="receive the service's callbacks and archive by them",
-                       epilog=EPILOG_CALLBACKS, formatter_class=fmt)
-    cb = p.add_subparsers(dest="callbacks_command", required=True,
-                          metavar="serve|jobs|register", parser_class=Parser)
-
-    def secret_options(q: argparse.ArgumentParser) -> None:
-        q.add_argument("--secret-env", default=SECRET_ENV, metavar="NAME",
-                       help=f"the shared secret's environment variable (default {SECRET_ENV}; "
-                            "unset: no secret)")
-        q.add_argument("--secret-param", default="token", metavar="NAME",
-                       help="the query parameter that carries it (default token)")
-        q.add_argument("--notify-auth-key-env", default=NOTIFY_KEY_ENV, metavar="NAME",
-                       help=f"the NotifyAuthKey's environment variable (default {NOTIFY_KEY_ENV}; "
-                            "unset: callbacks are not signed)")
-
     s = cb.add_parser("serve", help="run the callback receiver", epilog=EPILOG_CALLBACKS,
                       formatter_class=fmt)
     s.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
@@ -213,7 +209,7 @@ def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                         "default: the callback's app value)")
     g.add_argument("--callback-host", metavar="HOST",
                    help="the host of the registered recording callback URLs, which they are "
-                        "signed with (default: the request's Host, e.g. behind a proxy)")
+                        "signed with (default: the request's Host; set it behind a proxy that rewrites Host)")
     s.add_argument("--job-timeout", type=float, default=6 * 3600.0, metavar="SECONDS",
                    help="longest time one job attempt may run (default 21600)")
     s.add_argument("--rate", type=float, default=10.0,
@@ -225,6 +221,16 @@ def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                         "its publish was not seen (default 6h)")
     s.add_argument("--json", action="store_true", help="print the endpoint as JSON")
     s.set_defaults(func=cmd_callbacks_serve)
+
+
+def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    fmt = argparse.RawDescriptionHelpFormatter
+    p = sub.add_parser("callbacks", help="receive the service's callbacks and archive by them",
+                       epilog=EPILOG_CALLBACKS, formatter_class=fmt)
+    cb = p.add_subparsers(dest="callbacks_command", required=True,
+                          metavar="serve|jobs|register", parser_class=Parser)
+
+    _add_serve(cb)
 
     j = cb.add_parser("jobs", help="list the queued and finished jobs", epilog=EPILOG_CALLBACKS,
                       formatter_class=fmt)
