@@ -361,3 +361,21 @@ def test_the_local_live_apis_recording_callbacks_are_signed_over_the_url_host(
     assert srv.counters.get("403") is None and other.counters["403"] == 6
     (job,) = jobs_in(tmp_path / "queue.sqlite")
     assert (job.spec.kind, job.spec.uri, job.spec.domain) == ("record_file", info.oss_object, PLAY)
+
+
+def test_cli_register_sets_the_key_from_the_environment() -> None:
+    with LiveApiServer(LiveApiConfig(access_key_id=AK, access_key_secret=SK,
+                                     domains=(PLAY,))) as api_srv:
+        env = {**os.environ, "ALIBABA_CLOUD_ACCESS_KEY_ID": AK,
+               "ALIBABA_CLOUD_ACCESS_KEY_SECRET": SK, "TIMESHIFT_NOTIFY_AUTH_KEY": KEY}
+        r = subprocess.run(
+            [sys.executable, "-m", "timeshift", "callbacks", "register", "--domain", PLAY,
+             "--notify-url", "https://hooks.example.com/publish", "--record-notify-url",
+             "https://hooks.example.com/record", "--endpoint", api_srv.netloc, "--scheme", "http",
+             "--json"], capture_output=True, text=True, timeout=60, env=env)
+        assert r.returncode == 0, r.stderr
+        assert json.loads(r.stdout)["signed"] is True and KEY not in r.stdout + r.stderr
+        live = LiveApi(LiveClient(Credentials(AK, SK), endpoint=api_srv.netloc, scheme="http"))
+        for conf in (live.describe_streams_notify_url(PLAY),
+                     live.describe_record_notify_config(PLAY)):
+            assert conf is not None and (conf["NotifyReqAuth"], conf["NotifyAuthKey"]) == ("yes", KEY)

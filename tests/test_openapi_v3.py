@@ -204,3 +204,17 @@ def test_v3_authorization_matches_a_fixed_vector() -> None:
     assert ours_value.startswith("ACS3-HMAC-SHA256 Credential=testid,SignedHeaders=host;"
                                  "x-acs-action;x-acs-content-sha256;x-acs-date;"
                                  "x-acs-signature-nonce;x-acs-version,Signature=")
+
+
+def test_a_non_ascii_signature_is_refused_not_a_500(api: LiveApiServer) -> None:
+    v2 = ours(api, signature_version="v2")
+    url = v2.signed_url("DescribeLiveStreamsNotifyUrlConfig", {"DomainName": PLAY})
+    bad = url.split("&Signature=")[0] + "&Signature=%C3%A9%E2%82%AC"
+    assert _send(api, bad, {})["Code"] == "SignatureDoesNotMatch"
+    _, headers, _ = ours(api).signed_request("DescribeLiveStreamsNotifyUrlConfig",
+                                             {"DomainName": PLAY})
+    headers["Authorization"] = headers["Authorization"].rsplit("=", 1)[0] + "=\u00e9t\u00e9"
+    r = requests.get(f"http://{api.netloc}/?DomainName={PLAY}",
+                     headers={k: v.encode("utf-8") for k, v in headers.items()},  # type: ignore[misc]
+                     timeout=5)
+    assert r.status_code == 400 and r.json()["Code"] == "SignatureDoesNotMatch"

@@ -266,3 +266,22 @@ def test_a_404_names_the_command_only_for_time_shift_playlists_and_timelines(
     else:
         assert hint is not None and command in hint
         assert command in str(NotFoundError("playlist: not found", status=404, url=url))
+
+
+def test_the_official_sdk_deletes_index_files_by_id(api: LiveApiServer) -> None:
+    client = live(api)
+    info = client.create_record_index_files(PLAY, "live", "cam1", start=1_800_000_000,
+                                            end=1_800_000_600, oss_endpoint="e", oss_bucket="b",
+                                            oss_object="live/cam1/a.m3u8")
+    assert info.format == "m3u8"
+    sdk = OfficialLiveClient(Config(access_key_id=AK, access_key_secret=SK, endpoint=api.netloc,
+                                    protocol="http"))
+    got = sdk.delete_live_stream_record_index_files_with_options(
+        live_models.DeleteLiveStreamRecordIndexFilesRequest(
+            domain_name=PLAY, app_name="live", stream_name="cam1",
+            record_id=[info.record_id, "missing"], remove_file="true"), NO_RETRY)
+    rows = [(r.record_id, r.message) for r in got.body.record_delete_info_list.record_delete_info]
+    assert rows == [(info.record_id, "OK"), ("missing", "record not found")]
+    with pytest.raises(ApiError) as err:
+        client.describe_record_index_file(PLAY, "live", "cam1", info.record_id)
+    assert err.value.code == "InvalidRecordId.NotFound"
