@@ -379,3 +379,20 @@ def test_cli_register_sets_the_key_from_the_environment() -> None:
         for conf in (live.describe_streams_notify_url(PLAY),
                      live.describe_record_notify_config(PLAY)):
             assert conf is not None and (conf["NotifyReqAuth"], conf["NotifyAuthKey"]) == ("yes", KEY)
+
+
+def test_sim_origin_from_the_cli_signs_its_callbacks(
+        make_receiver: Callable[..., ReceiverServer]) -> None:
+    srv = make_receiver(auth=CallbackAuth(KEY))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "timeshift", "sim", "origin", "--history", "60", "--notify-url",
+         srv.url + "/publish", "--notify-domain", PUSH, "--notify-auth-key-env", "SIM_KEY",
+         "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "SIM_KEY": KEY})
+    try:
+        wait_until(lambda: srv.counters.get("publish") == 1, what="the signed publish")
+        assert srv.counters.get("403") is None
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=10)
+    assert KEY not in err
