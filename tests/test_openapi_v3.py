@@ -79,6 +79,24 @@ def test_v3_authorization_equals_the_official_signer(
     assert v3_authorization(method, "/", query, headers, payload, AK, secret) == expected
 
 
+@settings(max_examples=200, deadline=None)
+@given(params=st.dictionaries(_names, _values, max_size=8),
+       nonce=st.from_regex(r"[A-Za-z0-9-]{1,36}", fullmatch=True),
+       secret=st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=40),
+       token=st.none() | _header_values)
+def test_our_clients_random_requests_carry_the_official_signature(
+        params: dict[str, str], nonce: str, secret: str, token: str | None) -> None:
+    client = LiveClient(Credentials(AK, secret, security_token=token), endpoint="127.0.0.1:8081")
+    url, headers, _ = client.signed_request("DescribeLiveShiftConfigs", params, nonce=nonce)
+    # What goes on the wire, read back as the official signer would be given it.
+    query = dict(parse_qsl(url.split("?", 1)[1], keep_blank_values=True)) if "?" in url else {}
+    assert query == params
+    signed = {k: v for k, v in headers.items() if k != "Authorization"}
+    request = SimpleNamespace(method="GET", pathname="/", query=query, headers=signed)
+    assert headers["Authorization"] == OfficialUtils.get_authorization(
+        request, "ACS3-HMAC-SHA256", signed["x-acs-content-sha256"], AK, secret)
+
+
 def test_our_client_signs_what_the_official_signer_signs() -> None:
     client = LiveClient(Credentials(AK, SK, security_token="sts-tok"), endpoint="127.0.0.1:9",
                         region="cn-shanghai")
