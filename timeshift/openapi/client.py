@@ -60,7 +60,7 @@ class LiveClient:
                  sleep: Callable[[float], None] = time.sleep,
                  signature_version: str = "v3") -> None:
         if signature_version not in ("v2", "v3"):
-            raise UsageError(f"{signature_version!r} is not v2 or v3", option="--signature-version")
+            raise UsageError(f"{signature_version!r} is not v2 or v3", field="signature_version")
         self.signature_version = signature_version
         self.credentials = credentials
         self.endpoint = endpoint

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from ..errors import UsageError
+from ..window import Window
 from .client import LiveClient
 from .signing import utc_timestamp
 
@@ -36,19 +37,15 @@ def split_window(start: int, end: int, limit: int = FOUR_DAYS) -> list[tuple[int
     Raises:
         UsageError: end not after start.
     """
-    if end <= start:
-        raise UsageError("the end is not after the start; give an end later than --start",
-                         option="--end")
+    Window.from_unix(start, end)
     return [(a, min(a + limit, end)) for a in range(start, end, limit)]
 
 
 def _check_window(start: int, end: int, action: str) -> None:
-    if end <= start:
-        raise UsageError("the end is not after the start; give an end later than --start",
-                         option="--end")
+    Window.from_unix(start, end)
     if end - start > FOUR_DAYS:
         raise UsageError(f"{action} takes at most 4 days between StartTime and EndTime; "
-                         "ask for a shorter window", option="--end")
+                         "ask for a shorter window", field="end")
 
 
 @dataclass(frozen=True)
@@ -152,9 +149,9 @@ class PublishInfo:
         return asdict(self)
 
 
-def _check_notify_url(url: str, option: str) -> None:
+def _check_notify_url(url: str, field: str) -> None:
     if not url.startswith(("http://", "https://")):
-        raise UsageError(f"{url[:40]!r} must be an http:// or https:// URL", option=option)
+        raise UsageError(f"{url[:40]!r} must be an http:// or https:// URL", field=field)
 
 
 def _notify_auth(key: str | None) -> dict[str, str]:
@@ -163,9 +160,9 @@ def _notify_auth(key: str | None) -> dict[str, str]:
 
 
 def _stream(domain: str, app: str, stream: str) -> dict[str, str]:
-    for flag, value in (("--domain", domain), ("--app", app), ("--stream", stream)):
+    for flag, value in (("domain", domain), ("app", app), ("stream", stream)):
         if not value:
-            raise UsageError("is required", option=flag)
+            raise UsageError("is required", field=flag)
     return {"DomainName": domain, "AppName": app, "StreamName": stream}
 
 
@@ -186,10 +183,10 @@ class LiveApi:
         ``end_time_included`` also takes the segment that holds ``end`` (SPEC §8).
         """
         _check_window(start, end, "CreateLiveStreamRecordIndexFiles")
-        for flag, value in (("--oss-endpoint", oss_endpoint), ("--bucket", oss_bucket),
-                            ("--object", oss_object)):
+        for flag, value in (("oss_endpoint", oss_endpoint), ("oss_bucket", oss_bucket),
+                            ("oss_object", oss_object)):
             if not value:
-                raise UsageError("is required", option=flag)
+                raise UsageError("is required", field=flag)
         body = self.call("CreateLiveStreamRecordIndexFiles", **_stream(domain, app, stream),
                          StartTime=utc_timestamp(start), EndTime=utc_timestamp(end),
                          OssEndpoint=oss_endpoint, OssBucket=oss_bucket, OssObject=oss_object,
@@ -204,7 +201,7 @@ class LiveApi:
         Returns ``{"record_id", "message"}`` per id, as the service reports each.
         """
         if not record_ids or not all(record_ids):
-            raise UsageError("give at least one record id", option="--record-id")
+            raise UsageError("give at least one record id", field="record_id")
         body = self.call("DeleteLiveStreamRecordIndexFiles", **_stream(domain, app, stream),
                          RecordId=list(record_ids), RemoveFile=True if remove_file else None)
         rows = (body.get("RecordDeleteInfoList") or {}).get("RecordDeleteInfo") or []
@@ -215,7 +212,7 @@ class LiveApi:
                                    record_id: str) -> RecordInfo:
         """DescribeLiveStreamRecordIndexFile."""
         if not record_id:
-            raise UsageError("is required", option="--record-id")
+            raise UsageError("is required", field="record_id")
         body = self.call("DescribeLiveStreamRecordIndexFile", **_stream(domain, app, stream),
                          RecordId=record_id)
         return RecordInfo.from_api(body.get("RecordIndexInfo") or {})
@@ -225,9 +222,9 @@ class LiveApi:
                                 page_size: int = 30) -> Iterator[RecordInfo]:
         """DescribeLiveStreamRecordIndexFiles over every page, windows over 4 days split."""
         if not 5 <= page_size <= 30:
-            raise UsageError(f"PageSize must be 5-30, got {page_size}", option="--page-size")
+            raise UsageError(f"PageSize must be 5-30, got {page_size}", field="page_size")
         if order not in ("asc", "desc"):
-            raise UsageError("Order is asc or desc", option="--order")
+            raise UsageError("Order is asc or desc", field="order")
         pieces = split_window(start, end)
         seen: set[str] = set()
         for a, b in (reversed(pieces) if order == "desc" else pieces):
@@ -261,7 +258,7 @@ class LiveApi:
                                  command: RecordCommand) -> str:
         """RealTimeRecordCommand; returns the RequestId."""
         if command not in ("start", "stop", "cancel_delay", "restart"):
-            raise UsageError("expected start, stop, cancel_delay or restart", option="COMMAND")
+            raise UsageError("expected start, stop, cancel_delay or restart", field="command")
         body = self.call("RealTimeRecordCommand", **_stream(domain, app, stream), Command=command)
         return str(body.get("RequestId", ""))
 
@@ -277,10 +274,10 @@ class LiveApi:
         """
         if duration is not None and not 1 <= duration <= 60:
             raise UsageError(f"the segment length is 1-60 seconds, not {duration}",
-                             option="--duration")
+                             field="duration")
         if vision is not None and vision not in SHIFT_VISIONS:
             raise UsageError(f"retention is one of {', '.join(map(str, SHIFT_VISIONS))} days, "
-                             f"not {vision}", option="--vision")
+                             f"not {vision}", field="vision")
         self.call("OpenLiveShift", **_stream(domain, app, stream), Duration=duration,
                   Vision=vision, IgnoreTranscode=ignore_transcode)
 
@@ -291,7 +288,7 @@ class LiveApi:
     def describe_shift_configs(self, domain: str) -> list[ShiftConfig]:
         """DescribeLiveShiftConfigs: the domain's time-shift rows."""
         if not domain:
-            raise UsageError("is required", option="--domain")
+            raise UsageError("is required", field="domain")
         body = self.call("DescribeLiveShiftConfigs", DomainName=domain)
         rows = (body.get("Content") or {}).get("Config") or []
         return [ShiftConfig.from_api(r) for r in rows]
@@ -303,7 +300,7 @@ class LiveApi:
                               start: int | None = None, end: int | None = None) -> None:
         """AddLiveAppRecordConfig; ``formats`` like ``[{"Format": "m3u8", "CycleDuration": 3600}]``."""
         if not formats:
-            raise UsageError("at least one record format is needed", option="--format")
+            raise UsageError("at least one record format is needed", field="format")
         self.call("AddLiveAppRecordConfig", DomainName=domain, AppName=app,
                   OssEndpoint=oss_endpoint, OssBucket=oss_bucket, RecordFormat=formats,
                   OnDemand=on_demand,
@@ -327,9 +324,9 @@ class LiveApi:
         ``on_demand_url`` is where the service asks whether to record a stream (seed 11.13).
         ``auth_key`` turns on signed callbacks (``NotifyReqAuth=yes``, ``NotifyAuthKey``).
         """
-        _check_notify_url(notify_url, "--record-notify-url")
+        _check_notify_url(notify_url, "record_notify_url")
         if on_demand_url is not None:
-            _check_notify_url(on_demand_url, "--on-demand-url")
+            _check_notify_url(on_demand_url, "on_demand_url")
         self.call("UpdateLiveRecordNotifyConfig" if update else "AddLiveRecordNotifyConfig",
                   DomainName=domain, NotifyUrl=notify_url, NeedStatusNotify=need_status_notify,
                   OnDemandUrl=on_demand_url, **_notify_auth(auth_key))
@@ -349,8 +346,8 @@ class LiveApi:
         ``auth_key`` turns on signed callbacks (SPEC §5a).
         """
         if not domain:
-            raise UsageError("is required", option="--domain")
-        _check_notify_url(notify_url, "--notify-url")
+            raise UsageError("is required", field="domain")
+        _check_notify_url(notify_url, "notify_url")
         self.call("SetLiveStreamsNotifyUrlConfig", DomainName=domain, NotifyUrl=notify_url,
                   **_notify_auth(auth_key))
 
