@@ -68,3 +68,13 @@ def test_archive_lands_in_the_bucket_and_plays(timeshift_origin, timeshift_oss,
     folder = index_key.rsplit("/", 1)[0]
     for seg in index.segments:  # every segment the index names is in the bucket
         assert timeshift_oss.bucket.object_exists(posixpath.normpath(f"{folder}/{seg.uri}"))
+
+
+@pytest.mark.timeshift_origin(signing="A")  # the parameters below add to it, key by key
+@pytest.mark.parametrize("timeshift_origin", [{}, {"encryption": "aes-128"}, {"byte_ranges": 3}],
+                         indirect=True, ids=["plain", "aes-128", "byte-ranges"])
+def test_highlight_from_every_hls_form(timeshift_origin, timeshift_oss, tmp_path: Path) -> None:
+    t0 = timeshift_origin.stream_start
+    clip = service(timeshift_origin, timeshift_oss).highlight("cam1", t0 + 13, t0 + 21,
+                                                              tmp_path / "h.mp4")
+    assert clip.duration == pytest.approx(8.0, abs=0.05)
