@@ -54,7 +54,7 @@ example-test: $(UV_STAMP)
 	$(UV) export --quiet --locked --extra dev --no-emit-project --no-hashes \
 		-o $(EXAMPLE_VENV)/constraints.txt
 	$(UV) pip install --quiet --python $(EXAMPLE_VENV)/bin/python \
-		-c $(EXAMPLE_VENV)/constraints.txt . ./examples/user-project
+		-c $(EXAMPLE_VENV)/constraints.txt . "./examples/user-project[test]"
 	cd examples/user-project && ../../$(EXAMPLE_VENV)/bin/python -m pytest -p no:cacheprovider
 
 $(UV_STAMP):
