@@ -55,6 +55,8 @@ example-test: $(UV_STAMP)
 		-o $(EXAMPLE_VENV)/constraints.txt
 	$(UV) pip install --quiet --python $(EXAMPLE_VENV)/bin/python \
 		-c $(EXAMPLE_VENV)/constraints.txt . "./examples/user-project[test]"
+	cd examples/user-project && ../../$(EXAMPLE_VENV)/bin/python -c \
+		'import timeshift; print("example project: timeshift from", timeshift.__file__)'
 	cd examples/user-project && ../../$(EXAMPLE_VENV)/bin/python -m pytest -p no:cacheprovider
 
 $(UV_STAMP):
