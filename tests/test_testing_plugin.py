@@ -10,6 +10,8 @@ import importlib.metadata
 import json
 import os
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import m3u8
@@ -202,3 +204,14 @@ def test_plugin_from_a_user_test_file(pytester: pytest.Pytester, tmp_path: Path)
 def test_entry_point_is_registered() -> None:
     """Installed (as make test and CI install it), pytest finds the plugin by itself."""
     assert _entry_point_registered()
+
+
+def test_loading_the_plugin_starts_and_imports_no_server() -> None:
+    """pytest loads the plugin in every project where timeshift is installed: loading it
+    must not import the servers (aiohttp, oss2, the simulators)."""
+    code = ("import sys, timeshift.testing.plugin; "
+            "print(sorted(m for m in ('aiohttp', 'oss2', 'timeshift.sim.origin', "
+            "'timeshift.testing.servers') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60, check=True).stdout
+    assert out.strip() == "[]"
