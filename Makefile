@@ -37,7 +37,9 @@ test: system sync example-test
 	$(VENV)/bin/python -m pytest --durations=10 $(PYTEST_FLAGS) $(PYTEST_ARGS)
 
 sync: $(UV_STAMP)
-	$(UV) sync --locked --extra dev --python $(PYTHON)
+	$(UV) sync --locked --extra dev --python $(PYTHON) || { echo "make: could not install" \
+		"from uv.lock; if it no longer matches pyproject.toml, run make lock and commit" \
+		"uv.lock" >&2; exit 1; }
 
 system:
 	tools/system-deps.sh
