@@ -5,7 +5,9 @@
 #   make test    the same set-up, plus the system packages the media and browser tests need
 #                (installed as root, otherwise named), then the example user project's tests
 #                and the whole test suite
-#   make lock    refresh uv.lock: every pin to the newest version pyproject.toml allows
+#   make lock    refresh uv.lock from pyproject.toml (after adding or changing a dependency;
+#                existing pins are kept); make lock UPGRADE=1 moves every pin to the newest
+#                version pyproject.toml allows
 #
 # Python packages come only from uv.lock (`uv sync --locked` refuses a lock that no longer
 # matches pyproject.toml), installed by a pinned uv that is itself bootstrapped from PyPI into
@@ -45,7 +47,7 @@ system:
 	tools/system-deps.sh
 
 lock: $(UV_STAMP)
-	$(UV) lock --upgrade
+	$(UV) lock --python $(PYTHON) $(if $(UPGRADE),--upgrade)
 
 # A user's project (examples/user-project) in its own environment, installed as a user would:
 # timeshift as a built wheel (not this checkout) with the locked versions, then its tests,
