@@ -68,4 +68,4 @@ $(UV_STAMP):
 	touch $@
 
 clean:
-	rm -rf $(VENV) $(EXAMPLE_VENV) $(TOOLS) build timeshift-demo.mp4
+	rm -rf $(VENV) $(EXAMPLE_VENV) $(TOOLS) build timeshift.egg-info timeshift-demo.mp4
