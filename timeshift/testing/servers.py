@@ -315,7 +315,8 @@ def local_stack(*, origin: Mapping[str, Any] | None = None,
         _start(stack, exits)
         origin_server = cast(OriginServer, stack.servers["origin"])
         # The local play domain is 127.0.0.1:PORT, known only once the origin is bound.
-        live_server.config.domains = (*live_server.config.domains, origin_server.netloc)
+        if origin_server.netloc not in live_server.config.domains:
+            live_server.config.domains = (*live_server.config.domains, origin_server.netloc)
         yield LocalStack(LocalOrigin(origin_server),
                          LocalLiveApi(live_server, _credentials(live_cred)),
                          LocalOss(oss_server, _credentials(oss_cred), bucket))
