@@ -193,10 +193,12 @@ def test_plugin_from_a_user_test_file(pytester: pytest.Pytester, tmp_path: Path)
     if not _entry_point_registered():  # a checkout on PYTHONPATH, not installed
         args += ["-p", "timeshift.testing.plugin"]
     result = pytester.runpytest_inprocess(*args)
+    assert result.ret == 0, result.stdout.str()[-3000:]
     result.assert_outcomes(passed=3)
     netlocs = [json.loads(line) for line in ports.read_text().splitlines()]
-    assert len(netlocs) == 6 and all(n.startswith("127.0.0.1:") for n in netlocs)
-    assert all(_refused(int(n.rsplit(":", 1)[1])) for n in netlocs)
+    assert len(netlocs) == 6 and all(n.startswith("127.0.0.1:") for n in netlocs), netlocs
+    open_ports = [n for n in netlocs if not _refused(int(n.rsplit(":", 1)[1]))]
+    assert not open_ports, f"still listening after their tests: {open_ports}"
 
 
 @pytest.mark.skipif(os.environ.get("CI") != "true" and not _entry_point_registered(),
