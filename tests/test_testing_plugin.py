@@ -192,7 +192,7 @@ def test_plugin_from_a_user_test_file(pytester: pytest.Pytester, tmp_path: Path)
     args = ["--strict-markers", "-p", "no:cacheprovider"]
     if not _entry_point_registered():  # a checkout on PYTHONPATH, not installed
         args += ["-p", "timeshift.testing.plugin"]
-    result = pytester.runpytest_inprocess(*args)
+    result = pytester.runpytest_subprocess(*args, timeout=240)  # isolated, as a user runs it
     assert result.ret == 0, result.stdout.str()[-3000:]
     result.assert_outcomes(passed=3)
     netlocs = [json.loads(line) for line in ports.read_text().splitlines()]
