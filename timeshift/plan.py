@@ -19,6 +19,7 @@ import aiohttp
 from .auth import Signer
 from .errors import AuthError, GapError, TimelineError, TransportError, UsageError
 from .fetch import fetch_text
+from .netpolicy import HostPolicy
 from .playlist import (
     Playlist,
     Segment,
@@ -146,7 +147,9 @@ async def plan_window(session: aiohttp.ClientSession, source: Source, *,
     timeline: Timeline | None = None
     asked = asyncio.ensure_future(asyncio.to_thread(source.timeline)) if source.timeline else None
     try:
-        text = await fetch_text(session, source.playlist_url)
+        # Redirects of the playlist itself are held to the job's hosts (issue 11).
+        text = await fetch_text(session, source.playlist_url,
+                                hosts=HostPolicy.for_origin(source.playlist_url, allowed_hosts))
     except BaseException:
         if asked is not None:  # reap it: its own failure would only repeat the playlist's
             await asyncio.gather(asked, return_exceptions=True)

@@ -22,11 +22,11 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
-from urllib.parse import urlsplit
 
 import m3u8
 
-from .errors import ForeignHostError, RemoteError, UsageError
+from .errors import RemoteError, UsageError
+from .netpolicy import HostPolicy
 from .timeline import Span, merge_spans
 
 __all__ = [
@@ -354,22 +354,14 @@ def check_hosts(segments: Iterable[Segment], playlist_uri: str,
 
     A crafted playlist must not turn a clip or archive job into a proxy for other
     (for instance internal) addresses; a key URI is fetched like a segment, so it is
-    held to the same rule.
+    held to the same rule. The rule is :class:`~timeshift.netpolicy.HostPolicy`'s:
+    scheme, host and effective port, the same for redirects.
 
     Raises:
-        ForeignHostError: a segment or key names another host or a scheme other than http(s).
+        ForeignHostError: a segment or key names another host, port or scheme.
     """
-    origin = urlsplit(playlist_uri)
-    ok = {origin.netloc.lower(), (origin.hostname or "").lower()}
-    ok |= {h.lower() for h in allowed}
+    policy = HostPolicy.for_origin(playlist_uri, allowed)
     for seg in segments:
-        for what, uri in (("", seg.uri), ("key ", seg.key.uri if seg.key else None)):
-            if uri is None:
-                continue
-            parts = urlsplit(uri)
-            if parts.scheme not in ("http", "https"):
-                raise ForeignHostError(uri, f"{what}scheme {parts.scheme or '(none)'!r} is not "
-                                            "http(s)")
-            if parts.netloc.lower() not in ok and (parts.hostname or "").lower() not in ok:
-                raise ForeignHostError(uri, f"{what}host {parts.netloc!r} is not the playlist's "
-                                            "origin")
+        policy.check(seg.uri)
+        if seg.key is not None:
+            policy.check(seg.key.uri, "key ")
