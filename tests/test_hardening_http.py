@@ -198,3 +198,32 @@ def test_debug_logs_of_openapi_and_oss_carry_no_token_or_authorization(
     assert SECRET not in text_all
     assert "'authorization': '***'" in text_all.lower()  # oss2 logged its headers, redacted
     assert "OSS testid:" not in text_all and "'authorization': 'oss" not in text_all.lower()
+
+
+# ---- 2, 12.5. OSS answers capped; OSS retries under the one policy
+
+def test_oss_listing_gzip_bomb_is_refused_at_the_cap(origin: Hostile) -> None:
+    # A bucket endpoint that answers a listing with a gzip bomb (as a hostile or broken proxy
+    # in front of OSS could): the store fails with a StoreError instead of inflating it.
+    from timeshift.errors import StoreError
+    # An IP endpoint is addressed path-style: the bucket is the first path segment.
+    origin.routes["/bkt-bomb/"] = raw(gzip_bomb(256 << 20), **{"Content-Encoding": "gzip",
+                                                                "Content-Type": "application/xml"})
+    store = OssStore(origin.url, "bkt-bomb", Credentials("testid", "testsecret"),
+                     max_answer_bytes=4 << 20)
+    box = _bounded(lambda: store.list("a/"), 30)
+    assert isinstance(box.get("error"), StoreError) and "over" in str(box["error"]), box
+
+
+def test_oss_qos_delay_is_capped_and_the_deadline_holds(origin: Hostile) -> None:
+    from timeshift.errors import StoreError
+    from timeshift.retry import RetryPolicy
+    origin.routes["/bkt-qos/"] = text("<Error><Code>ServiceUnavailable</Code></Error>", status=503,
+                              **{"x-oss-qos-delay-time": "86400000",
+                                 "Content-Type": "application/xml"})
+    waits: list[float] = []
+    store = OssStore(origin.url, "bkt-qos", Credentials("testid", "testsecret"),
+                     retry=RetryPolicy(retries=3, retry_after_cap=0.05), sleep=waits.append)
+    with pytest.raises(StoreError):
+        store.list("a/")
+    assert waits == [0.05, 0.05, 0.05]

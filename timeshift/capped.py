@@ -51,6 +51,7 @@ class CappedBody:
         self.limit = limit
         self.what = what
         self._buf = bytearray()
+        self._pieces = bytearray()
         enc = (encoding or "identity").strip().lower()
         self._inflater: zlib._Decompress | None
         if enc in ("", "identity"):
@@ -64,9 +65,20 @@ class CappedBody:
         self._deflate = enc == "deflate"
         self._seen = False
 
+        self.count = 0  # decoded bytes so far
+        self._keep = True
+
     @property
     def size(self) -> int:
-        return len(self._buf)
+        return self.count
+
+    def decode(self, chunk: bytes) -> bytes:
+        """Decode one raw chunk and return it (counted, not kept): for streaming readers."""
+        self._keep = False
+        out = bytearray()
+        self._pieces = out
+        self.feed(chunk)
+        return bytes(out)
 
     def feed(self, chunk: bytes) -> None:
         if self._inflater is None:
@@ -80,7 +92,7 @@ class CappedBody:
         data = chunk
         try:
             while True:
-                room = self.limit - len(self._buf) + 1
+                room = self.limit - self.count + 1
                 out = self._inflater.decompress(data, min(_STEP, room))
                 self._take(out)
                 data = self._inflater.unconsumed_tail
@@ -94,19 +106,25 @@ class CappedBody:
         return "deflate" if self._deflate else "gzip"
 
     def _take(self, data: bytes) -> None:
-        if len(self._buf) + len(data) > self.limit:
+        if self.count + len(data) > self.limit:
             raise AnswerTooLarge(self.limit, self.what)
-        self._buf += data
+        self.count += len(data)
+        if self._keep:
+            self._buf += data
+        else:
+            self._pieces += data
 
     def finish(self) -> bytes:
-        """The whole decoded body."""
+        """The whole decoded body (streaming: what the decoder still held)."""
+        if not self._keep:
+            self._pieces = bytearray()
         if self._inflater is not None:
             try:
                 self._take(self._inflater.flush(_STEP))
             except zlib.error as exc:
                 raise UnsupportedEncoding(f"the body is not valid {self._encoding_name()}") \
                     from exc
-        return bytes(self._buf)
+        return bytes(self._buf) if self._keep else bytes(self._pieces)
 
 
 def decode_capped(raw: bytes, encoding: str | None, limit: int, what: str = "answer") -> bytes:
