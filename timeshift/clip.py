@@ -52,6 +52,7 @@ from .mpegts import (
     streams,
 )
 from .mpegts import start_timestamp as ts_start
+from .partfiles import check_output, clean_stale_parts, new_part
 from .plan import plan_window, resolve_source
 from .playlist import (
     Segment,
@@ -337,8 +338,7 @@ async def aclip(
     fmt = output_format or ("ts" if out.suffix.lower() == ".ts" else "mp4")
     if fmt not in ("mp4", "ts"):
         raise UsageError(f"output format must be mp4 or ts, got {fmt!r}", option="-o")
-    if not out.parent.exists():
-        raise UsageError(f"the folder {out.parent} does not exist", option="-o")
+    check_output(out)  # a directory or a missing folder fails now, not after the download
     if cut is not None and cut not in CUT_MODES:
         raise UsageError(f"expected one of {', '.join(CUT_MODES)}, got {cut!r}", option="--cut")
     if fmt == "ts" and cut is not None:
@@ -348,6 +348,7 @@ async def aclip(
     if fetch.concurrency < 1:
         raise UsageError("must be at least 1", option="--concurrency")
     source = resolve_source(url, domain, app, stream, start, end, scheme, signer)
+    clean_stale_parts(out)  # what a run of the same output killed with -9 left
     stats = FetchStats()
     total = 0
 
@@ -361,7 +362,7 @@ async def aclip(
     warm_av = asyncio.ensure_future(asyncio.to_thread(__import__, "av"))
     async with make_client_session(fetch) as session:
         sel = (await plan_window(session, source, signer=signer,
-                                 allowed_hosts=allowed_hosts)).selection
+                                 allowed_hosts=allowed_hosts, fetch=fetch)).selection
         total = len(sel.segments)
         emit("plan", f"{total} segments, {len(sel.gaps)} gap(s)")
         if sel.gaps and not allow_gaps:
@@ -371,7 +372,7 @@ async def aclip(
             raise GapError([(sel.start, sel.end)])
 
         cache = SegmentCache(cache_dir or default_cache_dir())
-        tmp = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.part")
+        tmp = new_part(out)
         normalizer = TimestampNormalizer()
         remuxer: Remuxer | PipeCutter | None = None
         ts_file: Any = None

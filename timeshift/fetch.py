@@ -53,9 +53,16 @@ from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from .capped import AnswerTooLarge, UnsupportedEncoding, decode_capped
-from .errors import RemoteError, TransportError, redact_url
+from .errors import RemoteError, TransportError, UsageError, redact_url
 from .netpolicy import MAX_REDIRECTS, HostPolicy
-from .playlist import MAX_PLAYLIST_BYTES, ByteRange, Key, Segment
+from .playlist import (
+    MAX_PLAYLIST_BYTES,
+    MAX_PLAYLIST_SEGMENTS,
+    ByteRange,
+    Key,
+    PlaylistLimits,
+    Segment,
+)
 from .retry import RetryPolicy
 from .transfer import (
     Budget,
@@ -158,9 +165,30 @@ class FetchOptions:
     deadline: float | None = 900.0
     retry_after_cap: float = 30.0
     max_playlist_bytes: int = MAX_PLAYLIST_BYTES
+    max_playlist_segments: int = MAX_PLAYLIST_SEGMENTS
     max_redirects: int = MAX_REDIRECTS
     hosts: HostPolicy | None = None
     headers: tuple[tuple[str, str], ...] = (("User-Agent", "timeshift/0.1"),)
+
+    def __post_init__(self) -> None:
+        for name in ("max_segment_bytes", "max_bytes_in_flight", "max_playlist_bytes",
+                     "max_playlist_segments"):
+            if getattr(self, name) < 1:
+                raise UsageError(f"{name} must be at least 1, got {getattr(self, name)}",
+                                 option=name)
+        for name in ("attempt_timeout", "rate_grace"):
+            if getattr(self, name) <= 0:
+                raise UsageError(f"{name} must be positive, got {getattr(self, name)}",
+                                 option=name)
+        if self.min_rate < 0 or self.max_redirects < 0:
+            raise UsageError("min_rate and max_redirects cannot be negative", option="min_rate")
+        if self.deadline is not None and self.deadline <= 0:
+            raise UsageError(f"deadline must be positive, got {self.deadline}", option="deadline")
+
+    def playlist_limits(self) -> PlaylistLimits:
+        """The limits a playlist is held to before parsing (one key per segment allowed)."""
+        return PlaylistLimits(self.max_playlist_bytes, self.max_playlist_segments,
+                              self.max_playlist_segments)
 
     def retry_policy(self) -> RetryPolicy:
         """The one retry policy, with this fetcher's numbers."""

@@ -312,7 +312,7 @@ async def _run(job: ArchiveJob, store: ObjectStore, opts: ArchiveOptions, templa
     stats = FetchStats()
     async with make_client_session(opts.fetch) as session:
         plan = await plan_window(session, source, signer=opts.signer,
-                                 allowed_hosts=opts.allowed_hosts)
+                                 allowed_hosts=opts.allowed_hosts, fetch=opts.fetch)
         sel = plan.selection
         if not sel.segments:
             raise GapError([(sel.start, sel.end)])

@@ -27,6 +27,7 @@ from typing import Any
 from oss2.utils import is_valid_bucket_name
 
 from ..errors import TimeshiftError, UsageError
+from ..redact import redact
 from ..times import NS_PER_S
 from .archiver import ArchiveJob, ArchiveOptions, ArchiveProgress, JobResult, archive_job
 from .store import ObjectStore, OssStore, oss_credentials
@@ -95,7 +96,7 @@ async def run_one(job: ArchiveJob, store: ObjectStore, options: ArchiveOptions, 
 
 def _failed(job: ArchiveJob, exc: BaseException) -> JobResult:
     error = (exc.to_dict() if isinstance(exc, TimeshiftError)
-             else {"error": type(exc).__name__, "message": str(exc)[:500]})
+             else {"error": type(exc).__name__, "message": redact(str(exc))[:500]})
     return JobResult(job, "failed", error=error)
 
 

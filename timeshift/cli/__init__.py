@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 
 from .. import __version__
 from ..errors import TimeshiftError
+from ..redact import install_log_redaction
 from . import archive, callbacks, clip, demo, openapi, sim, timeline, url
 from .options import Parser
 from .render import print_json
@@ -38,6 +39,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    # Every log record is redacted as it is made, whichever library makes it (-vv shows
+    # urllib3's request lines and oss2's headers): no signature, token or Authorization.
+    install_log_redaction()
     logging.basicConfig(level=(logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)],
                         format="%(levelname)s %(name)s: %(message)s")
     if args.verbose < 2:

@@ -7,7 +7,14 @@ from pathlib import Path
 
 from ..errors import UsageError
 from ..times import TIME_HELP
-from .options import add_signing_options, add_stream_options, parse_time_option, signer_from_args
+from .options import (
+    add_limit_options,
+    add_signing_options,
+    add_stream_options,
+    fetch_options_from_args,
+    parse_time_option,
+    signer_from_args,
+)
 from .render import ClipProgress, format_clip, print_json
 
 EPILOG_CLIP = """examples:
@@ -42,7 +49,6 @@ exit codes: 0 ok, 1 remote error or a failed cut/verification, 2 bad input,
 
 def cmd_clip(args: argparse.Namespace) -> int:
     from ..clip import clip
-    from ..fetch import FetchOptions
 
     if args.url and args.domain:
         raise UsageError("give --url or --domain/--app/--stream, not both", option="--url")
@@ -56,7 +62,7 @@ def cmd_clip(args: argparse.Namespace) -> int:
         end=parse_time_option(args.end, "--end") if args.end else None,
         scheme=args.scheme, signer=signer_from_args(args), allow_gaps=args.allow_gaps,
         allowed_hosts=tuple(args.allow_host), cache_dir=args.cache_dir,
-        keep_cache=args.keep_cache, fetch=FetchOptions(concurrency=args.concurrency),
+        keep_cache=args.keep_cache, fetch=fetch_options_from_args(args, args.concurrency),
         progress=ClipProgress(args.progress), cut=args.cut)
     if args.json:
         print_json(result.to_dict())
@@ -92,6 +98,7 @@ def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--progress", choices=("auto", "bar", "jsonl", "none"), default="auto",
                    help="progress on stderr: a bar on a terminal (auto), JSON lines, or none")
     add_signing_options(p)
+    add_limit_options(p)
     p.add_argument("--json", action="store_true", help="print a JSON summary")
     p.set_defaults(func=cmd_clip)
 

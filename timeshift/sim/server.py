@@ -7,6 +7,7 @@ is the one place that knows how to start and stop one.
 from __future__ import annotations
 
 import asyncio
+import errno
 import sys
 import threading
 from collections.abc import Callable
@@ -18,6 +19,8 @@ else:  # aiohttp brings typing_extensions on these versions
     from typing_extensions import Self
 
 from aiohttp import web
+
+from ..errors import UsageError
 
 __all__ = ["BackgroundServer", "serve_forever"]
 
@@ -75,7 +78,14 @@ class BackgroundServer:
         if not ready.wait(30):
             raise RuntimeError("the local server did not start within 30 s")
         if failure:
-            raise failure[0]
+            exc = failure[0]
+            if isinstance(exc, OSError) and exc.errno in (errno.EADDRINUSE, errno.EACCES,
+                                                         errno.EADDRNOTAVAIL):
+                # A user's choice of port, not a bug: one line, exit 2 (issue 11).
+                raise UsageError(f"cannot listen on {self.host}:{self.port}: "
+                                 f"{'address already in use' if exc.errno == errno.EADDRINUSE else exc.strerror}",
+                                 option="--port") from None
+            raise exc
         return self
 
     async def _start_site(self) -> None:
