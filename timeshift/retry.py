@@ -61,6 +61,8 @@ class RetryPolicy:
         retry_after_cap: the longest wait a server may ask for (Retry-After and the like).
         deadline: seconds from the first try after which no new try starts (None: no limit).
         statuses: HTTP statuses that are retried (others are answers, not hiccups).
+        jitter: the computed wait is multiplied by a factor drawn from
+            ``[1 - jitter, 1 + jitter)`` (0: exact doubling, for schedules people read).
     """
 
     retries: int = 4
@@ -69,12 +71,15 @@ class RetryPolicy:
     retry_after_cap: float = 30.0
     deadline: float | None = 300.0
     statuses: frozenset[int] = field(default=RETRY_STATUSES)
+    jitter: float = 0.5
 
     def __post_init__(self) -> None:
         if self.retries < 0:
             raise ValueError(f"retries must be >= 0, got {self.retries}")
         if self.deadline is not None and self.deadline <= 0:
             raise ValueError(f"deadline must be positive, got {self.deadline}")
+        if not 0 <= self.jitter < 1:
+            raise ValueError(f"jitter must be in [0, 1), got {self.jitter}")
 
     def copy_with(self, **changes: object) -> RetryPolicy:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -93,7 +98,8 @@ class RetryPolicy:
             return min(max(0.0, retry_after), self.retry_after_cap)
         # 2**attempt overflows a float past ~1000 tries; the cap is reached long before.
         base = self.backoff * 2 ** min(attempt, 62)
-        return float(min(self.max_backoff, base) * rand(0.5, 1.5))
+        factor = rand(1 - self.jitter, 1 + self.jitter) if self.jitter else 1.0
+        return float(min(self.max_backoff, base) * factor)
 
     def begin(self, clock: Callable[[], float] = time.monotonic) -> Attempts:
         """Start one operation's run through the policy."""
