@@ -173,7 +173,8 @@ def test_debug_logs_of_a_signed_timeline_query_carry_no_signature(
     install_log_redaction()
     origin.routes[TIMELINE] = text(GOOD)
     signer = Signer("A", "domain-key")
-    with caplog.at_level(logging.DEBUG):
+    # The CLI (run by other tests in this process) quiets urllib3 below -vv: name it here.
+    with caplog.at_level(logging.DEBUG), caplog.at_level(logging.DEBUG, logger="urllib3"):
         _timeline(origin, signer=signer)
     lines = [r.getMessage() for r in caplog.records]
     assert any("auth_key=***" in line for line in lines), lines  # urllib3 logged the request
@@ -189,7 +190,8 @@ def test_debug_logs_of_openapi_and_oss_carry_no_token_or_authorization(
                    sleep=lambda s: None)
     oss = make_oss(buckets=("bkt-logs",))
     store = OssStore(oss.url, "bkt-logs", Credentials("testid", "testsecret"))
-    with caplog.at_level(logging.DEBUG):
+    with caplog.at_level(logging.DEBUG), caplog.at_level(logging.DEBUG, logger="urllib3"), \
+            caplog.at_level(logging.DEBUG, logger="oss2"):
         c.call("SetLiveStreamsNotifyUrlConfig", DomainName="d",
                NotifyUrl=f"https://cb.example.com/hook?token={SECRET}x")
         store.put("k.json", b"{}", "application/json")

@@ -38,7 +38,6 @@ import asyncio
 import hashlib
 import logging
 import os
-import re
 import statistics
 import time
 import uuid
@@ -49,8 +48,6 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import aiofiles
 import aiohttp
-from cryptography.hazmat.primitives import padding
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from .capped import AnswerTooLarge, UnsupportedEncoding, decode_capped
 from .errors import RemoteError, TransportError, UsageError, redact_url
@@ -64,6 +61,8 @@ from .playlist import (
     Segment,
 )
 from .retry import RetryPolicy
+from .segforms import decrypt as _decrypt
+from .segforms import take_range as _take_range
 from .transfer import (
     Budget,
     Gone,
@@ -85,7 +84,6 @@ log = logging.getLogger(__name__)
 _SIGNING_PARAMS = {"auth_key", "sign", "time", "key1", "key2", "txsecret", "txtime"}
 _AES_KEY_BYTES = 16
 _MAX_KEY_BYTES = 4096  # far over 16, so a wrong answer is reported with its real length
-_CONTENT_RANGE = re.compile(r"\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*", re.IGNORECASE)
 
 
 def default_cache_dir() -> Path:
@@ -285,58 +283,6 @@ class _Keys:
         for task in self._tasks.values():
             task.cancel()
         await asyncio.gather(*self._tasks.values(), return_exceptions=True)
-
-
-def _decrypt(data: bytes, key: bytes, seg: Segment) -> bytes:
-    """AES-128-CBC with PKCS#7 padding; the IV from the playlist or the sequence number."""
-    iv = seg.iv
-    assert iv is not None
-    if len(data) % 16:
-        # A body cut short without a Content-Length to tell: fetch it again.
-        raise Retryable(f"encrypted body of {len(data)} bytes is not whole AES blocks")
-    decryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).decryptor()
-    unpadder = padding.PKCS7(128).unpadder()
-    try:
-        plain = unpadder.update(decryptor.update(data) + decryptor.finalize()) + unpadder.finalize()
-    except ValueError:
-        plain = b""
-    # A wrong key or IV fails the padding check, or (1 time in ~256) passes it with garbage,
-    # which the MPEG-TS sync byte catches: feed neither to the remuxer.
-    if not plain.startswith(b"\x47"):
-        raise RemoteError(f"segment {seg.sequence} does not decrypt to MPEG-TS: the key or IV "
-                          "is wrong, or the body is not what the playlist says", url=seg.uri)
-    return plain
-
-
-def _take_range(resp: aiohttp.ClientResponse, data: bytes, seg: Segment) -> bytes:
-    """The asked-for sub-range out of a Range request's answer, or why the answer is wrong."""
-    rng = seg.byterange
-    assert rng is not None
-    if resp.status == 206:
-        header = resp.headers.get("Content-Range")
-        m = _CONTENT_RANGE.fullmatch(header) if header else None
-        if header is not None and (m is None or (int(m.group(1)), int(m.group(2)) + 1)
-                                   != (rng.offset, rng.end)):
-            raise RemoteError(f"asked for {rng.header()}, the origin answered Content-Range "
-                              f"{header!r}", status=206, url=seg.uri)
-        if len(data) < rng.length:
-            raise Retryable(f"body {len(data)} of {rng.length} bytes")
-        if len(data) > rng.length:
-            raise RemoteError(f"asked for {rng.header()} ({rng.length} bytes), the origin "
-                              f"answered {len(data)} bytes", status=206, url=seg.uri)
-        return data
-    if resp.status == 200:
-        # The origin ignored Range and sent the whole resource: take the slice (lenient,
-        # but every segment of that resource then costs the whole of it).
-        if len(data) < rng.end:
-            raise RemoteError(f"asked for {rng.header()}, the origin answered 200 with the whole "
-                              f"resource of {len(data)} bytes, which ends before it",
-                              status=200, url=seg.uri)
-        log.info("the origin ignored Range for %s; sliced %s out of %d bytes",
-                 redact_url(seg.uri), rng.header(), len(data))
-        return data[rng.offset:rng.end]
-    raise RemoteError(f"asked for {rng.header()}, the origin answered HTTP {resp.status}",
-                      status=resp.status, url=seg.uri)
 
 
 class _Fetcher:
