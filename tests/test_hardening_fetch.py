@@ -246,3 +246,30 @@ def test_retry_events_carry_no_signature(origin: Hostile) -> None:
         _fetch(f"{origin.url}/p.m3u8", FetchOptions(retries=1, backoff=0.01), events=events)
     assert SECRET not in str(info.value)
     assert all(SECRET not in e.detail for e in events)
+
+
+# ---- 1. what was found with archive: an internal answer uploaded into the user's bucket
+
+def test_archive_never_uploads_what_a_redirect_to_another_service_answers(
+        origin: Hostile, internal: Hostile, make_oss: Any, tmp_path: Path) -> None:
+    from timeshift.archive import ArchiveJob, ArchiveOptions, OssStore, archive_job
+    from timeshift.openapi.credentials import Credentials
+    from timeshift.times import NS_PER_S
+
+    t0 = 1795240800  # the playlist's PDT, 2026-11-21T06:00:00Z
+    origin.routes["/live/cam1.m3u8"] = text(media_playlist(["/s0.ts", "/s1.ts"]))
+    origin.routes["/s0.ts"] = raw(sample(0))
+    origin.routes["/s1.ts"] = redirect(f"{internal.url}/secret")
+    origin.routes["/openapi/timeline/query"] = text(
+        f'{{"retCode": 0, "content": {{"timeline": [{{"start": {t0}, "end": {t0 + 4}}}], '
+        f'"current": {t0 + 100}}}}}')
+    oss = make_oss(buckets=("bkt-archive",))
+    store = OssStore(oss.url, "bkt-archive", Credentials("testid", "testsecret"))
+    job = ArchiveJob(domain=origin.netloc, app="live", stream="cam1", start=t0 * NS_PER_S,
+                     end=(t0 + 4) * NS_PER_S, bucket="bkt-archive", endpoint=oss.url)
+    options = ArchiveOptions(scheme="http", cache_dir=tmp_path / "cache",
+                             fetch=FetchOptions(backoff=0.01, max_backoff=0.05))
+    result = asyncio.run(archive_job(job, store, options))
+    assert not result.ok and "redirect" in str(result.error)
+    assert internal.total == 0
+    assert all(b"internal data" not in store.get(k) for k in store.list(""))
