@@ -82,7 +82,7 @@ def _fetch(url: str, opts: FetchOptions | None = None, cache: Path | None = None
     async def run() -> list[bytes]:
         async with make_client_session(opts) as session:
             segs = parse_playlist(await fetch_text(session, url), url).segments
-            return [data or b"" async for _, _, data in fetch_segments(
+            return [getattr(p, "data", b"") async for p in fetch_segments(
                 session, segs, SegmentCache(cache or Path("/nonexistent-cache")), opts,
                 FetchStats(), (events.append if events is not None else lambda e: None))]
 
@@ -216,10 +216,10 @@ def test_bytes_in_flight_stay_within_the_budget(origin: Hostile, tmp_path: Path)
         async with make_client_session(opts) as session:
             segs = parse_playlist(await fetch_text(session, url), url).segments
             count = 0
-            async for _, _, data in fetch_segments(session, segs, SegmentCache(tmp_path), opts,
-                                                   stats):
+            async for piece in fetch_segments(session, segs, SegmentCache(tmp_path), opts,
+                                              stats):
                 await asyncio.sleep(0.05)  # a slow consumer: finished segments pile up
-                count += data == body
+                count += getattr(piece, "data", None) == body
             return count
 
     assert asyncio.run(run()) == n

@@ -41,9 +41,10 @@ import os
 import statistics
 import time
 import uuid
-from collections.abc import AsyncGenerator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import aiofiles
@@ -51,7 +52,8 @@ import aiohttp
 
 from .capped import AnswerTooLarge, UnsupportedEncoding, decode_capped
 from .errors import RemoteError, TransportError, UsageError, redact_url
-from .netpolicy import MAX_REDIRECTS, HostPolicy
+from .netpolicy import MAX_REDIRECTS, HostPolicy, Peer, peer_of
+from .pieces import Fetched, Missing, Piece
 from .playlist import (
     MAX_PLAYLIST_BYTES,
     MAX_PLAYLIST_SEGMENTS,
@@ -76,7 +78,8 @@ from .transfer import (
     size_text,
 )
 
-__all__ = ["FetchEvent", "FetchOptions", "FetchStats", "SegmentCache", "default_cache_dir",
+__all__ = ["FetchEvent", "FetchOptions", "FetchStats", "Fetched", "Missing", "Piece", "SegmentCache",
+           "default_cache_dir",
            "fetch_segments", "fetch_text", "make_client_session"]
 
 log = logging.getLogger(__name__)
@@ -173,15 +176,15 @@ class FetchOptions:
                      "max_playlist_segments"):
             if getattr(self, name) < 1:
                 raise UsageError(f"{name} must be at least 1, got {getattr(self, name)}",
-                                 option=name)
+                                 field=name)
         for name in ("attempt_timeout", "rate_grace"):
             if getattr(self, name) <= 0:
                 raise UsageError(f"{name} must be positive, got {getattr(self, name)}",
-                                 option=name)
+                                 field=name)
         if self.min_rate < 0 or self.max_redirects < 0:
-            raise UsageError("min_rate and max_redirects cannot be negative", option="min_rate")
+            raise UsageError("min_rate and max_redirects cannot be negative", field="min_rate")
         if self.deadline is not None and self.deadline <= 0:
-            raise UsageError(f"deadline must be positive, got {self.deadline}", option="deadline")
+            raise UsageError(f"deadline must be positive, got {self.deadline}", field="deadline")
 
     def playlist_limits(self) -> PlaylistLimits:
         """The limits a playlist is held to before parsing (one key per segment allowed)."""
@@ -253,7 +256,7 @@ class _Keys:
     """
 
     def __init__(self, session: aiohttp.ClientSession, opts: FetchOptions,
-                 policy: HostPolicy) -> None:
+                 policy: Callable[[], HostPolicy]) -> None:
         self.session, self.opts, self.policy = session, opts, policy
         self._tasks: dict[str, asyncio.Task[bytes]] = {}
 
@@ -270,7 +273,7 @@ class _Keys:
         return await asyncio.shield(task)
 
     async def _fetch(self, uri: str) -> bytes:
-        _, data = await get_document(self.session, uri, policy=self.policy,
+        _, data = await get_document(self.session, uri, policy=self.policy(),
                                      retry=self.opts.retry_policy(), limit=_MAX_KEY_BYTES,
                                      what="key", watch=self.opts.watch())
         if len(data) != _AES_KEY_BYTES:
@@ -288,10 +291,13 @@ class _Keys:
 class _Fetcher:
     def __init__(self, session: aiohttp.ClientSession, cache: SegmentCache, opts: FetchOptions,
                  stats: FetchStats, emit: Callable[[FetchEvent], None],
-                 policy: HostPolicy) -> None:
+                 ) -> None:
         self.session, self.cache, self.opts, self.stats, self.emit = session, cache, opts, stats, emit
-        self.policy = policy
-        self.keys = _Keys(session, opts, policy)
+        # Redirects are held to opts.hosts, else to the peers of the segments and keys given
+        # (all approved by the plan's host check): the set grows as a live source adds some.
+        self._peers: set[Peer] = set()
+        self.policy = opts.hosts or HostPolicy(max_redirects=opts.max_redirects)
+        self.keys = _Keys(session, opts, lambda: self.policy)
         self.retry = opts.retry_policy()
         self.watch = opts.watch()
         self.budget = Budget(opts.max_bytes_in_flight)
@@ -303,6 +309,20 @@ class _Fetcher:
         if len(d) < 5:
             return max(self.opts.hedge_min * 4, 4.0)
         return max(self.opts.hedge_min, self.opts.hedge_factor * statistics.median(d[-50:]))
+
+    def approve(self, seg: Segment) -> None:
+        """Let redirects reach the peers of a segment given to the fetcher (and its key's)."""
+        if self.opts.hosts is not None:
+            return
+        before = len(self._peers)
+        for uri in (seg.uri, seg.key.uri if seg.key is not None else None):
+            try:
+                if uri is not None:
+                    self._peers.add(peer_of(uri))
+            except ValueError:
+                continue  # fetching it fails with the reason
+        if len(self._peers) != before:
+            self.policy = HostPolicy(frozenset(self._peers), (), self.opts.max_redirects)
 
     def advance(self, index: int) -> None:
         """The consumer took segment ``index``: its bytes leave the budget."""
@@ -475,47 +495,88 @@ def make_client_session(opts: FetchOptions) -> aiohttp.ClientSession:
                                  auto_decompress=False)
 
 
+async def _aiter(segments: Sequence[Segment] | AsyncIterable[Segment]) -> AsyncIterator[Segment]:
+    if isinstance(segments, AsyncIterable):
+        async for seg in segments:
+            yield seg
+    else:
+        for seg in segments:
+            yield seg
+
+
 async def fetch_segments(
     session: aiohttp.ClientSession,
-    segments: Sequence[Segment],
+    segments: Sequence[Segment] | AsyncIterable[Segment],
     cache: SegmentCache,
     opts: FetchOptions,
     stats: FetchStats,
     emit: Callable[[FetchEvent], None] = lambda e: None,
-) -> AsyncGenerator[tuple[Segment, Path | None, bytes | None], None]:
-    """Fetch segments in parallel; yield ``(segment, path, bytes)`` in playlist order.
+) -> AsyncGenerator[Piece, None]:
+    """Fetch segments in parallel; yield one :data:`~timeshift.pieces.Piece` per segment,
+    in the order given.
 
-    ``path`` is None for a segment the origin no longer has (a gap); ``bytes`` is None
-    when the segment came from the cache (read it from ``path``). Bytes are plaintext:
-    AES-128 segments are decrypted, byte-range segments cut to their range. At most
-    ``opts.concurrency`` requests are in flight, started in playlist order, and at most
+    A :class:`~timeshift.pieces.Fetched` holds the plaintext bytes (AES-128 segments
+    decrypted, byte-range segments cut to their range; a segment from the cache of an
+    earlier run is read back); a :class:`~timeshift.pieces.Missing` is a segment the
+    origin no longer has (a gap). ``segments`` may be an async iterable (a source that
+    learns of segments as they are published): requests start as segments arrive. At
+    most ``opts.concurrency`` requests are in flight, started in order, and at most
     ``run_ahead`` finished segments wait for the consumer, so memory does not grow with
     the window's length.
     """
-    policy = opts.hosts or HostPolicy.of_urls(
-        [u for s in segments for u in (s.uri, s.key.uri if s.key else None) if u],
-        max_redirects=opts.max_redirects)
-    fetcher = _Fetcher(session, cache, opts, stats, emit, policy)
+    fetcher = _Fetcher(session, cache, opts, stats, emit)
     gate = asyncio.Semaphore(opts.concurrency)
     run_ahead = max(2 * opts.concurrency, 8)
 
-    async def one(seg: Segment, index: int) -> tuple[Path, bytes | None] | None:
+    async def one(seg: Segment, index: int) -> Piece:
+        fetcher.approve(seg)
         async with gate:
-            return await fetcher.fetch(seg, index)
+            got = await fetcher.fetch(seg, index)
+        if got is None:
+            return Missing(seg, index)
+        path, data = got
+        if data is None:  # from the cache of an earlier run
+            async with aiofiles.open(path, "rb") as f:
+                return Fetched(seg, index, await f.read(), path, cached=True)
+        return Fetched(seg, index, data, path)
 
-    tasks: dict[int, asyncio.Future[tuple[Path, bytes | None] | None]] = {}
+    # A producer starts each segment's fetch as the source names it; the consumer takes
+    # them in order. The queue bounds how far the producer runs ahead.
+    started: asyncio.Queue[asyncio.Future[Piece] | None] = asyncio.Queue(run_ahead)
+    tasks: list[asyncio.Future[Piece]] = []
+
+    async def produce() -> None:
+        index = 0
+        async for seg in _aiter(segments):
+            task = asyncio.ensure_future(one(seg, index))
+            tasks.append(task)
+            await started.put(task)
+            index += 1
+        await started.put(None)
+
+    producer = asyncio.ensure_future(produce())
+    getter: asyncio.Future[asyncio.Future[Piece] | None] | None = None
     try:
-        for i, seg in enumerate(segments):
-            for j in range(len(tasks) + i, min(i + run_ahead, len(segments))):
-                tasks[j] = asyncio.ensure_future(one(segments[j], j))
-            result = await tasks.pop(i)
-            if result is None:
-                yield seg, None, None
+        while True:
+            if producer.done():
+                producer.result()  # the source's own failure, if it had one
+                task = await started.get()
             else:
-                yield seg, result[0], result[1]
-            fetcher.advance(i)
+                getter = asyncio.ensure_future(started.get())
+                await asyncio.wait({getter, producer}, return_when=asyncio.FIRST_COMPLETED)
+                if not getter.done():  # the producer ended first: look at how, then go on
+                    getter.cancel()
+                    continue
+                task = getter.result()
+            if task is None:
+                break
+            piece = await task
+            tasks.remove(task)
+            yield piece
+            fetcher.advance(piece.index)  # its bytes leave the in-flight budget
     finally:
-        for task in tasks.values():
-            task.cancel()
-        await asyncio.gather(*tasks.values(), return_exceptions=True)
+        waiting: list[asyncio.Future[Any]] = [producer, *tasks, *([getter] if getter else [])]
+        for future in waiting:
+            future.cancel()
+        await asyncio.gather(*waiting, return_exceptions=True)
         await fetcher.keys.close()

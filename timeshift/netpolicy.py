@@ -80,17 +80,17 @@ class _Entry:
             scheme = raw.split("://", 1)[0].lower()
             if scheme not in _DEFAULT_PORTS:
                 raise UsageError(f"{text!r}: only http and https hosts can be allowed",
-                                 option="--allow-host")
+                                 field="allowed_hosts")
         parts = urlsplit(raw if scheme else f"//{raw}")
         try:
             port = parts.port
         except ValueError:
             raise UsageError(f"{text!r} has a port that is not a number from 0 to 65535",
-                             option="--allow-host") from None
+                             field="allowed_hosts") from None
         host = (parts.hostname or "").rstrip(".")
         if not host or parts.path not in ("", "/") or parts.query or parts.username:
             raise UsageError(f"{text!r} is not HOST, HOST:PORT or SCHEME://HOST[:PORT]",
-                             option="--allow-host")
+                             field="allowed_hosts")
         return cls(scheme, host, port)
 
     def admits(self, peer: Peer, origin: Peer | None) -> bool:
@@ -129,7 +129,7 @@ class HostPolicy:
         try:
             origin = peer_of(url)
         except ValueError as exc:
-            raise UsageError(f"the URL cannot be fetched: {exc}", option="--url") from None
+            raise UsageError(f"the URL cannot be fetched: {exc}", field="url") from None
         return cls(frozenset({origin}), tuple(_Entry.parse(a) for a in allowed),
                    max_redirects, origin)
 

@@ -22,7 +22,7 @@ __all__ = ["check_output", "clean_stale_parts", "new_part"]
 log = logging.getLogger(__name__)
 
 
-def check_output(out: Path, option: str = "-o") -> None:
+def check_output(out: Path, field: str = "output") -> None:
     """Refuse, before any work, an output that cannot be written as a file.
 
     Raises:
@@ -30,11 +30,11 @@ def check_output(out: Path, option: str = "-o") -> None:
     """
     if out.is_dir():
         raise UsageError(f"{out} is a directory; give a file name inside it "
-                         f"(for example {out / 'clip.mp4'})", option=option)
+                         f"(for example {out / 'clip.mp4'})", field=field)
     if not out.parent.exists():
-        raise UsageError(f"the folder {out.parent} does not exist", option=option)
+        raise UsageError(f"the folder {out.parent} does not exist", field=field)
     if not out.parent.is_dir():
-        raise UsageError(f"{out.parent} is not a directory", option=option)
+        raise UsageError(f"{out.parent} is not a directory", field=field)
 
 
 def new_part(out: Path) -> Path:
