@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import math
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -28,6 +29,7 @@ from oss2.utils import is_valid_bucket_name
 
 from ..errors import TimeshiftError, UsageError
 from ..redact import redact
+from ..retry import RetryPolicy
 from .archiver import ArchiveJob, ArchiveOptions, ArchiveProgress, JobResult, archive_job
 from .store import ObjectStore, OssStore, oss_credentials
 from .template import KeyTemplate
@@ -88,7 +90,9 @@ async def run_one(job: ArchiveJob, store: ObjectStore, options: ArchiveOptions, 
             break
         log.warning("%s failed (%s); attempt %d of %d", job.job_id,
                     (result.error or {}).get("message"), attempt + 1, attempts)
-        await asyncio.sleep(pause * attempt)
+        # Doubling from ``pause`` (the one retry policy's arithmetic, unjittered).
+        await asyncio.sleep(RetryPolicy(backoff=pause, max_backoff=math.inf,
+                                        jitter=0.0).delay(attempt - 1))
         result = await archive_job(job, store, options, progress)
     return result
 
