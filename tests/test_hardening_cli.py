@@ -67,14 +67,21 @@ def test_stale_part_files_of_the_same_output_are_cleaned(origin: OriginServer,
     stale = [tmp_path / ".x.mp4.1a2b3c4d.part", tmp_path / f".x.mp4.{dead}-5e6f7a8b.part"]
     other = tmp_path / ".y.mp4.1a2b3c4d.part"
     alive = tmp_path / f".x.mp4.{os.getpid()}-9c8d7e6f.part"
-    for p in (*stale, other, alive):
+    # And in the segment cache: a dead run's part, an old-format one an hour old, a live one.
+    cache = tmp_path / "c" / "ab"
+    cache.mkdir(parents=True)
+    stale += [cache / f"{'0' * 40}.ts.{dead}-1a2b3c4d.part", cache / f"{'1' * 40}.ts.5e6f7a8b.part"]
+    fresh = [cache / f"{'2' * 40}.ts.{os.getpid()}-9c8d7e6f.part",
+             cache / f"{'3' * 40}.ts.0a1b2c3d.part"]
+    for p in (*stale, other, alive, *fresh):
         p.write_bytes(b"partial")
+    os.utime(stale[-1], (time.time() - 3600, time.time() - 3600))
     start = int((origin.stream_start + 10) * NS_PER_S)
     clip(out, domain=origin.netloc, app="live", stream="cam1", scheme="http", start=start,
          end=start + 4 * NS_PER_S, cache_dir=tmp_path / "c")
     assert out.exists()
     assert not any(p.exists() for p in stale)
-    assert other.exists() and alive.exists()
+    assert other.exists() and alive.exists() and all(p.exists() for p in fresh)
 
 
 def test_port_in_use_is_one_line(tmp_path: Path) -> None:

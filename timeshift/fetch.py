@@ -40,7 +40,6 @@ import logging
 import os
 import statistics
 import time
-import uuid
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +52,7 @@ import aiohttp
 from .capped import AnswerTooLarge, UnsupportedEncoding, decode_capped
 from .errors import RemoteError, TransportError, UsageError, redact_url
 from .netpolicy import MAX_REDIRECTS, HostPolicy, Peer, peer_of
+from .partfiles import is_stale, part_suffix
 from .pieces import Fetched, Missing, Piece
 from .playlist import (
     MAX_PLAYLIST_BYTES,
@@ -130,7 +130,16 @@ class SegmentCache:
     def part_path(self, seg: Segment) -> Path:
         # Unique per attempt: a hedged twin must not write into the same file.
         final = self.path(seg)
-        return final.with_name(f"{final.name}.{uuid.uuid4().hex[:8]}.part")
+        return final.with_name(final.name + part_suffix())
+
+    def clean_stale_parts(self) -> int:
+        """Remove part files that killed runs left in the cache; returns how many."""
+        removed = 0
+        for part in self.root.glob("*/*.part"):
+            if is_stale(part):
+                part.unlink(missing_ok=True)
+                removed += 1
+        return removed
 
     def discard(self, segments: Sequence[Segment]) -> None:
         for seg in segments:
@@ -525,6 +534,7 @@ async def fetch_segments(
     the window's length.
     """
     fetcher = _Fetcher(session, cache, opts, stats, emit)
+    cache.clean_stale_parts()  # what a run killed with -9 left half-written
     gate = asyncio.Semaphore(opts.concurrency)
     run_ahead = max(2 * opts.concurrency, 8)
 

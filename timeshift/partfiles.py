@@ -12,12 +12,13 @@ from __future__ import annotations
 import logging
 import os
 import re
+import time
 import uuid
 from pathlib import Path
 
 from .errors import UsageError
 
-__all__ = ["check_output", "clean_stale_parts", "new_part"]
+__all__ = ["check_output", "clean_stale_parts", "is_stale", "new_part", "part_suffix"]
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +38,31 @@ def check_output(out: Path, field: str = "output") -> None:
         raise UsageError(f"{out.parent} is not a directory", field=field)
 
 
+def part_suffix() -> str:
+    """``.PID-RANDOM.part``: private to one writer, and says which process it is."""
+    return f".{os.getpid()}-{uuid.uuid4().hex[:8]}.part"
+
+
 def new_part(out: Path) -> Path:
     """A private temporary name beside ``out`` that says which process writes it."""
-    return out.with_name(f".{out.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.part")
+    return out.with_name(f".{out.name}{part_suffix()}")
+
+
+_PART = re.compile(r".*\.(?:(\d+)-)?[0-9a-f]{8}\.part")
+
+
+def is_stale(path: Path) -> bool:
+    """Whether a part file was left by a run that is gone (one that names no process, as
+    older versions wrote them, counts as stale once it is ten minutes old)."""
+    m = _PART.fullmatch(path.name)
+    if m is None:
+        return False
+    if m.group(1) is not None:
+        return not _alive(int(m.group(1)))
+    try:
+        return time.time() - path.stat().st_mtime > 600
+    except OSError:
+        return False
 
 
 def _alive(pid: int) -> bool:
