@@ -376,6 +376,7 @@ class ClipSink:
                  edge: LiveEdgeSource | None = None) -> None:
         self.output, self.fmt, self.cut, self.ffmpeg = output, fmt, cut, ffmpeg
         self.edge = edge  # the live edge: time still to come when the cut is planned
+        clean_stale_parts(output)  # what a run of the same output killed with -9 left
         self.tmp = new_part(output)
         self._sel: Selection | None = None
         self._plan: CutPlan | None = None
@@ -422,7 +423,7 @@ class ClipSink:
             self.tmp.unlink(missing_ok=True)
 
 
-def _check_output(out: Path, fmt: str, cut: CutMode | None, fetch: FetchOptions) -> None:
+def _check_output(out: Path, fmt: str, cut: CutMode | None, fetch: FetchOptions | None) -> None:
     """Refuse what cannot work before anything is fetched."""
     if fmt not in ("mp4", "ts"):
         raise UsageError(f"output format must be mp4 or ts, got {fmt!r}", field="output")
@@ -432,7 +433,7 @@ def _check_output(out: Path, fmt: str, cut: CutMode | None, fetch: FetchOptions)
     if fmt == "ts" and cut is not None:
         raise UsageError("TS output is whole segments, not cut; write .mp4 to cut",
                          field="cut")
-    if fetch.concurrency < 1:
+    if fetch is not None and fetch.concurrency < 1:
         raise UsageError("must be at least 1", field="concurrency")
 
 
@@ -506,12 +507,10 @@ async def aclip(
     """
     out = Path(output)
     fmt = output_format or ("ts" if out.suffix.lower() == ".ts" else "mp4")
-    fetch = fetch or FetchOptions()
     _check_output(out, fmt, cut, fetch)
     resolved = resolve_source(url, domain, app, stream, start, end, scheme, signer)
-    clean_stale_parts(out)  # what a run of the same output killed with -9 left
     check_horizon(start, end, now_ns(), (edge or DEFAULT_EDGE).horizon)
-    options = WindowOptions(fetch, cache_dir, keep_cache, allow_gaps,
+    options = WindowOptions(fetch or FetchOptions(), cache_dir, keep_cache, allow_gaps,
                             gap_report=lambda sel: _gap_report(out, sel))
     last: list[WindowEvent] = []  # the pipeline's latest counts, for the edge's events
 
