@@ -119,7 +119,8 @@ def _read(resp: requests.Response, limit: int, what: str, url: str, deadline: fl
 
 def send(session: requests.Session, url: str, *, hosts: HostPolicy | None = None,
          timeout: float | tuple[float, float] = DEFAULT_TIMEOUT, what: str = "request",
-         limit: int | None = None, attempt_timeout: float | None = None) -> Answer:
+         limit: int | None = None, attempt_timeout: float | None = None,
+         headers: Mapping[str, str] | None = None) -> Answer:
     """One GET, redirects followed by hand within ``hosts``, the body read under the cap.
 
     No retries and no status check (see :func:`get`).
@@ -138,7 +139,7 @@ def send(session: requests.Session, url: str, *, hosts: HostPolicy | None = None
     hops = 0
     while True:
         resp = session.get(url, timeout=timeout, allow_redirects=False, stream=True,
-                           headers={"Accept-Encoding": "gzip, deflate"})
+                           headers={**(headers or {}), "Accept-Encoding": "gzip, deflate"})
         with resp:
             if resp.status_code in REDIRECTS:
                 location = resp.headers.get("Location")

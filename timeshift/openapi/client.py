@@ -20,12 +20,20 @@ from urllib.parse import urlencode
 import requests
 import urllib3.exceptions
 
-from ..errors import ApiError, TransportError
+from ..errors import ApiError, TransportError, UsageError
 from ..http import DEFAULT_MAX_ANSWER_BYTES, Answer, Hiccup, send
 from ..netpolicy import HostPolicy
 from ..retry import RetryPolicy
 from .credentials import Credentials
-from .signing import API_VERSION, common_params, flatten, sign
+from .signing import (
+    API_VERSION,
+    EMPTY_SHA256,
+    common_params,
+    flatten,
+    sign,
+    v3_authorization,
+    v3_headers,
+)
 
 __all__ = ["DEFAULT_ENDPOINT", "LiveClient"]
 
@@ -48,6 +56,8 @@ class LiveClient:
         max_answer_bytes: the largest answer read (decoded).
         session: an injectable ``requests.Session``.
         sleep, clock: injectable for tests that count backoff instead of waiting.
+        signature_version: ``"v3"`` (ACS3-HMAC-SHA256 headers, as the current official SDKs
+            send; the default) or ``"v2"`` (HMAC-SHA1 in the query, the seeds' form).
     """
 
     def __init__(self, credentials: Credentials, *, endpoint: str = DEFAULT_ENDPOINT,
@@ -57,7 +67,11 @@ class LiveClient:
                  max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
                  session: requests.Session | None = None,
                  sleep: Callable[[float], None] = time.sleep,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 signature_version: str = "v3") -> None:
+        if signature_version not in ("v2", "v3"):
+            raise UsageError(f"{signature_version!r} is not v2 or v3", field="signature_version")
+        self.signature_version = signature_version
         self.credentials = credentials
         self.endpoint = endpoint
         self.scheme = scheme
@@ -76,7 +90,8 @@ class LiveClient:
 
     def __repr__(self) -> str:
         return (f"LiveClient(endpoint={self.endpoint!r}, access_key_id="
-                f"{self.credentials.access_key_id!r}, region={self.region!r})")
+                f"{self.credentials.access_key_id!r}, region={self.region!r}, "
+                f"signature_version={self.signature_version!r})")
 
     def signed_url(self, action: str, params: Mapping[str, Any] | None = None, *,
                    nonce: str | None = None, timestamp: str | None = None) -> str:
@@ -87,6 +102,34 @@ class LiveClient:
         query.update(flatten(params or {}))
         query["Signature"] = sign(query, self.credentials.access_key_secret)
         return f"{self.scheme}://{self.endpoint}/?{urlencode(query)}"
+
+    # -- api (issue 16): the signing step, V3 by default, V2 on request
+
+    def signed_request(self, action: str, params: Mapping[str, Any] | None = None, *,
+                       nonce: str | None = None,
+                       timestamp: str | None = None) -> tuple[str, dict[str, str], str]:
+        """The URL, headers and nonce of one signed GET, without sending it.
+
+        V3 keeps the action's parameters in the query and signs ``host`` and the ``x-acs-*``
+        headers (SPEC §7); V2 puts everything, the signature too, in the query (SPEC §4).
+        """
+        if self.signature_version == "v2":
+            url = self.signed_url(action, params, nonce=nonce, timestamp=timestamp)
+            return url, {}, url.split("SignatureNonce=", 1)[1].split("&", 1)[0]
+        query = flatten(params or {})
+        if self.region:
+            query.setdefault("RegionId", self.region)
+        headers = v3_headers(action, self.endpoint, version=self.version, nonce=nonce,
+                             timestamp=timestamp,
+                             security_token=self.credentials.security_token,
+                             payload_sha256=EMPTY_SHA256)
+        headers["Authorization"] = v3_authorization(
+            "GET", "/", query, headers, EMPTY_SHA256, self.credentials.access_key_id,
+            self.credentials.access_key_secret)
+        url = f"{self.scheme}://{self.endpoint}/" + (f"?{urlencode(query)}" if query else "")
+        return url, headers, headers["x-acs-signature-nonce"]
+
+    # -- end api
 
     def call(self, action: str, **params: Any) -> dict[str, Any]:
         """Send one action and return its decoded JSON answer.
@@ -99,11 +142,11 @@ class LiveClient:
         hosts = HostPolicy.for_origin(base)
         run = self.retry.copy_with(retries=self.retries, backoff=self.backoff).begin(self.clock)
         while True:
-            url = self.signed_url(action, params)
-            self.attempts.append(url.split("SignatureNonce=", 1)[1].split("&", 1)[0])
+            url, headers, nonce = self.signed_request(action, params)  # api: V3 or V2
+            self.attempts.append(nonce)
             try:
                 answer = send(self.session, url, hosts=hosts, timeout=self.timeout,
-                              what=action, limit=self.max_answer_bytes)
+                              what=action, limit=self.max_answer_bytes, headers=headers)
             except (requests.RequestException, urllib3.exceptions.HTTPError, Hiccup) as exc:
                 wait = run.next_delay()
                 if wait is None:
