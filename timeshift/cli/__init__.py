@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 
 from .. import __version__
 from ..errors import TimeshiftError
-from . import archive, callbacks, clip, demo, openapi, sim, timeline, url
+from . import archive, callbacks, clip, demo, openapi, sim, studio, timeline, url
 from .options import Parser
 from .render import print_json
 
@@ -29,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="log more (-vv for debug)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
                                 parser_class=Parser)
-    for group in (demo, clip, archive, url, timeline, openapi, sim, callbacks):
+    for group in (demo, clip, archive, url, timeline, openapi, sim, callbacks, studio):
         group.add(sub)
     return parser
 
