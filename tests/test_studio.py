@@ -252,7 +252,7 @@ def test_bad_marks_are_one_line_like_the_cli(
         studio: tuple[OriginServer, StudioThread, requests.Session]) -> None:
     o, s, http = studio
     r = post(http, s, "/api/exports", {"start": unix_text(ns(o, 20)), "end": unix_text(ns(o, 10))})
-    assert r.status_code == 400 and r.json()["message"].startswith("timeshift studio: error: --end:")
+    assert r.status_code == 400 and r.json()["message"].startswith("timeshift clip: error: --end:")
     r = post(http, s, "/api/exports", {"start": "soon", "end": unix_text(ns(o, 10))})
     assert r.status_code == 400 and "--start: 'soon' is not a time" in r.json()["message"]
 
@@ -407,3 +407,16 @@ def test_cli_refuses_incomplete_arguments_in_one_line() -> None:
     assert r.returncode == 2
     assert r.stderr.strip() == ("timeshift studio: error: --domain: give --domain, --app and "
                                 "--stream (or --demo)")
+
+
+def test_remote_failures_read_as_the_cli_says_them(
+        studio: tuple[OriginServer, StudioThread, requests.Session]) -> None:
+    o, s, http = studio
+    o.stop()  # the origin goes away in the middle of the session
+    r = post(http, s, "/api/exports", {"start": unix_text(ns(o, 3)), "end": unix_text(ns(o, 4))})
+    # The out mark's frame cannot be found, so the export is refused at once, in the CLI's words.
+    assert r.status_code == 502 and r.json()["exit_code"] == 1
+    assert r.json()["message"].startswith("timeshift clip: error: playlist failed after")
+    frame = http.get(base(s) + "/api/frame", params={"t": unix_text(ns(o, 50))}, timeout=60)
+    assert frame.status_code == 502 and "Cannot connect" in frame.json()["message"]
+    assert http.get(base(s) + "/api/exports", timeout=10).json() == {"exports": []}

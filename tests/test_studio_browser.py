@@ -107,7 +107,9 @@ def test_find_step_mark_and_export_in_chromium(make_origin: Callable[..., Origin
             gap = p.hook("gap").bounding_box()
             assert gap["x"] - line["x"] == pytest.approx(line["width"] * 0.5, abs=3)
             assert gap["width"] == pytest.approx(line["width"] * 0.25, abs=3)
-            assert p.hook("thumbnail").count() >= 3  # keyframe thumbnails along the covered part
+            # Keyframe thumbnails along the covered part, loaded (and none in the gap).
+            tab.wait_for_function("""() => [...document.querySelectorAll('[data-testid="thumbnail"]')]
+                .filter((i) => i.complete && i.naturalWidth === 160).length >= 3""")
 
             # Click a quarter of the way in (about 30 s), then step frames: keys and buttons.
             tab.mouse.click(line["x"] + line["width"] * 0.25, line["y"] + 20)
@@ -147,6 +149,22 @@ def test_find_step_mark_and_export_in_chromium(make_origin: Callable[..., Origin
                 item.locator("a").click()
             saved = tmp_path / "downloaded.mp4"
             info.value.save_as(saved)
+
+            # Marks typed in the CLI's formats (unix seconds here) follow into the page, and
+            # an export across the gap fails with the CLI's words.
+            for hook, at in (("in-time", 58), ("out-time", 92)):
+                p.hook(hook).fill(f"{o.stream_start + at:.3f}")
+                p.hook(hook).press("Tab")
+                tab.wait_for_function(
+                    f"() => document.querySelector('[data-testid=\"{hook}\"]').value.endsWith('+08:00')")
+                assert parse_time(p.hook(hook).input_value()) == ns(o, at)
+            p.wait_still(f"{Decimal(repr(o.stream_start)) + 92:.9f}")  # the still follows the mark
+            p.hook("export").click()
+            failure = p.hook("export-error")
+            failure.wait_for(timeout=60_000)
+            assert ("timeshift clip: error: the window has 1 gap(s), 30 s without data; "
+                    "pass --allow-gaps") in failure.inner_text()
+            assert p.hook("export-item").count() == 1
             tab.screenshot(path=str(tmp_path / "studio.png"))
             assert errors == []
         finally:

@@ -79,8 +79,8 @@ def _json(data: Any, status: int = 200) -> web.Response:
     return web.json_response(data, status=status, dumps=lambda o: json.dumps(o, ensure_ascii=False))
 
 
-def _fail(exc: BaseException, status: int | None = None) -> web.Response:
-    body = cli_error(exc, "studio")
+def _fail(exc: BaseException, status: int | None = None, command: str = "studio") -> web.Response:
+    body = cli_error(exc, command)
     if status is None:
         status = {2: 400, 3: 409}.get(body["exit_code"], 502)
     return _json(body, status)
@@ -255,7 +255,7 @@ async def preview_file(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(path, headers={"Content-Type": "video/mp4"})
 
 
-async def export_window(st: StudioState, body: dict[str, Any]) -> tuple[int, int]:
+async def export_window(st: StudioState, body: dict[str, Any]) -> tuple[int, int, int]:
     """The export's ``[start, end)``: ``start`` as typed (the frame on screen then is the
     first), ``end`` half a frame into the frame on screen at ``out``, so that frame is the
     last the clip holds (an end inside a frame keeps it whole)."""
@@ -267,23 +267,23 @@ async def export_window(st: StudioState, body: dict[str, Any]) -> tuple[int, int
     try:
         last = await asyncio.to_thread(st.media.frame, out)
     except GapError:
-        return start, out  # the clip itself reports the gap, as the CLI does
+        return start, out, out  # the clip itself reports the gap, as the CLI does
     end = last.start + (last.end - last.start) // 2
     if end <= start:
         raise UsageError("the out mark is before the in mark's frame", option="--end")
-    return start, end
+    return start, end, last.end
 
 
 async def export_create(request: web.Request) -> web.Response:
     st = request.app[STATE]
     try:
         body = await _body(request)
-        start, end = await export_window(st, body)
+        start, end, shown = await export_window(st, body)
         name = body.get("name") if isinstance(body.get("name"), str) else None
-        job = st.exports.submit(export_name(st.source.stream, start, end, name), start, end,
-                                bool(body.get("allow_gaps")))
+        job = st.exports.submit(export_name(st.source.stream, start, shown, name), start, end,
+                                bool(body.get("allow_gaps")), shown)
     except TimeshiftError as exc:
-        return _fail(exc)
+        return _fail(exc, command="clip")  # the marks are the clip's --start and --end
     return _json(job.to_dict(st.source), 202)
 
 

@@ -48,6 +48,7 @@ class ExportJob:
     start: int
     end: int
     allow_gaps: bool
+    last_end: int  # where the last frame kept ends (the clip's end is inside that frame)
     status: str = "queued"  # queued, running, done, failed
     progress: float = 0.0
     phase: str = ""
@@ -63,6 +64,7 @@ class ExportJob:
             "progress": round(self.progress, 3), "phase": self.phase,
             "start": unix_text(self.start), "end": unix_text(self.end),
             "start_iso": format_iso(self.start), "end_iso": format_iso(self.end),
+            "last_frame_end": unix_text(self.last_end),
             "duration": self.duration, "size": self.size, "gaps": self.gaps,
             "error": self.error,
             "url": f"/files/{self.name}" if self.status == "done" else None,
@@ -96,12 +98,14 @@ class ExportQueue:
             name = f"{stem}-{n}.mp4"
         return name
 
-    def submit(self, name: str, start: int, end: int, allow_gaps: bool) -> ExportJob:
+    def submit(self, name: str, start: int, end: int, allow_gaps: bool,
+               last_end: int | None = None) -> ExportJob:
         if self._queue is None:
             self._queue = asyncio.Queue()
             self._worker = asyncio.ensure_future(self._run())
         with self._lock:
-            job = ExportJob(f"e{next(self._ids)}", self._free_name(name), start, end, allow_gaps)
+            job = ExportJob(f"e{next(self._ids)}", self._free_name(name), start, end, allow_gaps,
+                            end if last_end is None else last_end)
             self.jobs[job.id] = job
         self._queue.put_nowait(job)
         return job

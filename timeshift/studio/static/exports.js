@@ -14,7 +14,7 @@ function el(tag, cls, text) {
 function item(job) {
   const li = el('li', `export export-${job.status}`);
   const head = el('div', 'export-head');
-  const when = `${localClock(Number(job.start) * 1000)} → ${localClock(Number(job.end) * 1000)}`;
+  const when = `${localClock(Number(job.start) * 1000)} → ${localClock(Number(job.last_frame_end) * 1000)}`;
   if (job.status === 'done') {
     li.dataset.testid = 'export-item';
     const link = el('a', 'export-link', job.name);
