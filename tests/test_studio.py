@@ -420,3 +420,21 @@ def test_remote_failures_read_as_the_cli_says_them(
     frame = http.get(base(s) + "/api/frame", params={"t": unix_text(ns(o, 50))}, timeout=60)
     assert frame.status_code == 502 and "Cannot connect" in frame.json()["message"]
     assert http.get(base(s) + "/api/exports", timeout=10).json() == {"exports": []}
+
+
+def test_cli_says_so_in_one_line_when_the_port_is_taken(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        r = subprocess.run([sys.executable, "-m", "timeshift", "studio", "--demo", "--port",
+                            str(port), "--output-dir", str(tmp_path)], capture_output=True,
+                           text=True, timeout=60,
+                           env={**os.environ,
+                                "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    assert r.returncode == 2
+    assert r.stderr.strip().startswith(
+        f"timeshift studio: error: --port: cannot listen on 127.0.0.1:{port} (")
+    assert len(r.stderr.strip().splitlines()) == 1 and list(tmp_path.iterdir()) == []

@@ -7,6 +7,7 @@ import asyncio
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from ..errors import UsageError
 from ..times import NS_PER_S, TIME_HELP, now_ns
@@ -39,25 +40,30 @@ def _window(args: argparse.Namespace) -> tuple[int, int]:
 
 
 def cmd_studio(args: argparse.Namespace) -> int:
-    from ..studio import StreamSource, Studio, StudioConfig
+    from ..studio import StreamSource
 
-    origin = None
     if args.demo:
         if args.domain or args.app or args.stream:
             raise UsageError("--demo serves its own stream; leave out --domain/--app/--stream",
                              option="--demo")
         from ..sim.origin import OriginConfig, OriginServer
 
-        origin = OriginServer(OriginConfig(history=3600, gaps=(DEMO_GAP,))).start()
-        source = StreamSource(origin.netloc, "live", "demo", "http")
-    else:
-        if not (args.domain and args.app and args.stream):
-            raise UsageError("give --domain, --app and --stream (or --demo)", option="--domain")
-        source = StreamSource(args.domain, args.app, args.stream, args.scheme,
-                              signer_from_args(args))
+        with OriginServer(OriginConfig(history=3600, gaps=(DEMO_GAP,))) as origin:
+            source = StreamSource(origin.netloc, "live", "demo", "http")
+            return _serve(args, source, round(origin.stream_start * NS_PER_S))
+    if not (args.domain and args.app and args.stream):
+        raise UsageError("give --domain, --app and --stream (or --demo)", option="--domain")
+    return _serve(args, StreamSource(args.domain, args.app, args.stream, args.scheme,
+                                     signer_from_args(args)))
+
+
+def _serve(args: argparse.Namespace, source: Any, not_before: int | None = None) -> int:
+    """Run the studio until Ctrl-C (``not_before``: the demo stream's first instant)."""
+    from ..studio import Studio, StudioConfig
+
     start, end = _window(args)
-    if origin is not None and not args.start:
-        start = max(start, round(origin.stream_start * NS_PER_S))
+    if not_before is not None and not args.start:
+        start = max(start, not_before)
     config = StudioConfig(source, start, end, args.output_dir, host=args.host, port=args.port)
     studio = Studio(config)
 
@@ -81,9 +87,6 @@ def cmd_studio(args: argparse.Namespace) -> int:
         asyncio.run(run())
     except KeyboardInterrupt:
         print("timeshift studio: stopped", file=sys.stderr)
-    finally:
-        if origin is not None:
-            origin.stop()
     return 0
 
 

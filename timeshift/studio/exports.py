@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import TimeshiftError
+from ..errors import TimeshiftError, UsageError
 from ..times import NS_PER_S, format_iso
 from .frames import unix_text
 from .media import StreamSource
@@ -27,6 +27,10 @@ from .media import StreamSource
 __all__ = ["ExportJob", "ExportQueue", "Previews", "cli_error"]
 
 log = logging.getLogger(__name__)
+
+#: Exports queued or running at once (the page is local, but a stuck key should not
+#: queue a thousand cuts).
+MAX_WAITING = 20
 
 
 def cli_error(exc: BaseException, command: str = "clip") -> dict[str, Any]:
@@ -103,6 +107,9 @@ class ExportQueue:
         if self._queue is None:
             self._queue = asyncio.Queue()
             self._worker = asyncio.ensure_future(self._run())
+        waiting = sum(1 for j in self.jobs.values() if j.status in ("queued", "running"))
+        if waiting >= MAX_WAITING:
+            raise UsageError(f"{waiting} exports are waiting already; let them finish first")
         with self._lock:
             job = ExportJob(f"e{next(self._ids)}", self._free_name(name), start, end, allow_gaps,
                             end if last_end is None else last_end)

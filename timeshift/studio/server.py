@@ -73,7 +73,12 @@ class Studio:
         self._runner = web.AppRunner(make_app(self.state), access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, cfg.host, cfg.port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:
+            await self.stop()
+            raise UsageError(f"cannot listen on {cfg.host}:{cfg.port} ({exc.strerror or exc})",
+                             option="--port") from exc
         sockets = getattr(site._server, "sockets", None)  # the bound port, when 0 was asked
         self.port = sockets[0].getsockname()[1] if sockets else cfg.port
         self.state.port = self.port
