@@ -393,6 +393,8 @@ def test_cli_prints_the_url_as_json_and_serves_the_demo(tmp_path: Path) -> None:
         assert page.status_code == 200 and 'data-testid="timeline"' in page.text
         cfg = http.get(url.split("/?")[0] + "/api/config", timeout=10).json()
         assert cfg["stream"] == "demo" and cfg["output_dir"] == str(tmp_path.resolve())
+        # No --end: the window runs up to now, and the page's refresh extends it.
+        assert cfg["follow"] is True and abs(float(cfg["window"]["end"]) - time.time()) < 30
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=20)

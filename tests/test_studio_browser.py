@@ -69,9 +69,9 @@ class Page:
             }""", arg=[start, changed_from], timeout=30_000)
         return self.frame_start()
 
-    def still_index(self) -> int:
+    def still_index(self, hook: str = "still") -> int:
         """Decode the JPEG the page shows and read the frame index drawn in it."""
-        src = self.hook("still").get_attribute("src")
+        src = self.hook(hook).get_attribute("src")
         image = self.page.request.get(self.page.url.rstrip("/") + src)
         assert image.ok and image.headers["content-type"] == "image/jpeg"
         with av.open(io.BytesIO(image.body())) as c:
@@ -140,6 +140,12 @@ def test_find_step_mark_and_export_in_chromium(make_origin: Callable[..., Origin
             tab.wait_for_function(
                 "() => document.querySelector('[data-testid=\"out-time\"]').value !== ''")
             assert parse_time(p.hook("out-time").input_value()) == int(Decimal(out_start) * NS_PER_S)
+
+            # The frames beside the marks are the marked frames.
+            tab.wait_for_function("""() => ['in-still', 'out-still'].every((h) => {
+                const i = document.querySelector(`[data-testid="${h}"]`);
+                return i.src && i.complete && i.naturalWidth > 0; })""")
+            assert (p.still_index("in-still"), p.still_index("out-still")) == (in_index, out_index)
 
             p.hook("export").click()
             item = p.hook("export-item")

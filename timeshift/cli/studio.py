@@ -64,7 +64,8 @@ def _serve(args: argparse.Namespace, source: Any, not_before: int | None = None)
     start, end = _window(args)
     if not_before is not None and not args.start:
         start = max(start, not_before)
-    config = StudioConfig(source, start, end, args.output_dir, host=args.host, port=args.port)
+    config = StudioConfig(source, start, end, args.output_dir, host=args.host, port=args.port,
+                          follow=not args.end)
     studio = Studio(config)
 
     async def run() -> None:

@@ -30,7 +30,7 @@ from typing import Any
 from aiohttp import web
 
 from ..errors import GapError, TimeshiftError, UsageError
-from ..times import NS_PER_S, format_iso, parse_time
+from ..times import NS_PER_S, format_iso, now_ns, parse_time
 from .exports import ExportQueue, Previews, cli_error
 from .frames import export_name, unix_text
 from .media import MediaStore, StreamSource
@@ -60,6 +60,7 @@ class StudioState:
     exports: ExportQueue
     previews: Previews
     port: int = 0
+    follow: bool = False
 
     @property
     def cookie(self) -> str:
@@ -136,11 +137,15 @@ async def index(request: web.Request) -> web.Response:
 async def config(request: web.Request) -> web.Response:
     st = request.app[STATE]
     s = st.source
+    start, end = st.window
+    if st.follow:  # a live stream: the window runs up to now
+        end = max(end, now_ns())
     return _json({
         "domain": s.domain, "app": s.app, "stream": s.stream, "scheme": s.scheme,
         "signed": s.signer is not None,
-        "window": {"start": unix_text(st.window[0]), "end": unix_text(st.window[1]),
-                   "start_iso": format_iso(st.window[0]), "end_iso": format_iso(st.window[1])},
+        "window": {"start": unix_text(start), "end": unix_text(end),
+                   "start_iso": format_iso(start), "end_iso": format_iso(end)},
+        "follow": st.follow,
         "preview_seconds": st.previews.seconds,
         "output_dir": str(st.output_dir),
     })

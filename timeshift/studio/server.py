@@ -31,6 +31,8 @@ class StudioConfig:
     host: str = "127.0.0.1"
     port: int = 0
     preview_seconds: float = 4.0
+    #: The window's end follows the clock (no --end given): the page's refresh extends it.
+    follow: bool = False
 
     def __post_init__(self) -> None:
         if self.end <= self.start:
@@ -65,7 +67,8 @@ class Studio:
         work = Path(tempfile.mkdtemp(prefix=".timeshift-studio-", dir=out))
         media = MediaStore(cfg.source, work)
         self.state = StudioState(
-            source=cfg.source, window=(cfg.start, cfg.end), output_dir=out, workdir=work,
+            source=cfg.source, window=(cfg.start, cfg.end), follow=cfg.follow,
+            output_dir=out, workdir=work,
             token=self.token, host=cfg.host, media=media,
             exports=ExportQueue(cfg.source, out, media.cache_dir),
             previews=Previews(cfg.source, work / "previews", media.cache_dir,

@@ -55,6 +55,17 @@ async function loadTimeline(force) {
     `${pct.toFixed(1)} % covered`;
 }
 
+/** Ask the window again: with no --end it runs up to now, so a live stream's new minutes appear. */
+async function refreshWindow() {
+  const cfg = await get('/api/config');
+  const end = T.msOf(T.parseUnix(cfg.window.end));
+  if (end !== state.win.end) {
+    state.win.end = end;
+    timeline.setWindow(state.win.start, end, true);
+  }
+  await loadTimeline(true);
+}
+
 function showView() {
   const v = timeline.view;
   $('view-info').textContent = `${T.localDate(v.start)} ${T.localClock(v.start, false)} → ` +
@@ -151,6 +162,21 @@ function setMark(which, ns) {
   updateSelection();
 }
 
+/** The frame at a mark, small, beside its time: what the clip will start or end with. */
+async function markStill(which) {
+  const img = $(`${which}-still`);
+  const ns = state.marks[which];
+  if (ns === null) { img.removeAttribute('src'); return; }
+  try {
+    const f = await get('/api/frame', { t: T.unixText(ns) });
+    img.src = f.image;
+    img.title = `${which}: the frame at ${T.localClock(T.ceilMs(T.parseUnix(f.start)))} (click to go there)`;
+  } catch (e) {
+    img.removeAttribute('src');
+    img.title = e.message;
+  }
+}
+
 function markHere(which) {
   enqueue(async () => {
     const ns = state.frame ? state.frame.startNs : state.playhead;
@@ -174,8 +200,16 @@ async function typedMark(which) {
   }
 }
 
+let shownMarks = { in: null, out: null };
+
 function updateSelection() {
   const { in: a, out: b } = state.marks;
+  for (const which of ['in', 'out']) {
+    if (state.marks[which] !== shownMarks[which]) {
+      shownMarks = { ...shownMarks, [which]: state.marks[which] };
+      markStill(which);
+    }
+  }
   timeline.setMarks(a === null ? null : T.msOf(a), b === null ? null : T.msOf(b));
   const info = $('sel-info');
   if (a === null || b === null) { info.textContent = 'mark in and out (I, O)'; $('cli').textContent = ''; return; }
@@ -247,7 +281,12 @@ function wire() {
   $('mark-out').addEventListener('click', () => markHere('out'));
   $('export').addEventListener('click', exportClip);
   $('preview-button').addEventListener('click', preview);
-  $('refresh').addEventListener('click', () => loadTimeline(true).catch(showError));
+  $('refresh').addEventListener('click', () => refreshWindow().catch(showError));
+  for (const which of ['in', 'out']) {
+    $(`${which}-still`).addEventListener('click', () => {
+      if (state.marks[which] !== null) seek(state.marks[which]);
+    });
+  }
   for (const which of ['in', 'out']) {
     $(`${which}-time`).addEventListener('change', () => typedMark(which));
   }
@@ -294,6 +333,7 @@ async function start() {
   seek(T.nsOf(first ? Math.max(first.start * 1000, state.win.start) : state.win.start));
   updateSelection();
   document.body.dataset.ready = 'true';
+  if (cfg.follow) setInterval(() => refreshWindow().catch(() => {}), 30000);
 }
 
 start().catch(showError);

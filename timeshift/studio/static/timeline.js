@@ -34,13 +34,14 @@ export class Timeline {
     this.listen();
   }
 
-  setWindow(startMs, endMs) {
+  setWindow(startMs, endMs, keepView = false) {
     this.window = { start: startMs, end: endMs };
     // Zooming out goes to a day at least, or the whole window when it is longer.
     const span = Math.max(endMs - startMs, DAY_MS);
     const mid = (startMs + endMs) / 2;
     this.bounds = { start: Math.min(startMs, mid - span / 2), end: Math.max(endMs, mid + span / 2) };
-    this.setView(startMs, endMs);
+    if (keepView) this.setView(this.view.start, this.view.end);
+    else this.setView(startMs, endMs);
   }
 
   setData(tl) {
