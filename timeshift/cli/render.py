@@ -6,10 +6,12 @@ import json
 import sys
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..timeline import Timeline
 from ..times import NS_PER_S, format_iso
+
+if TYPE_CHECKING:
+    from ..timeline import Timeline
 
 
 def print_json(obj: Any) -> None:

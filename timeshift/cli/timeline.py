@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from ..timeline import query_timeline
 from ..times import NS_PER_S, TIME_HELP
 from ..urls import MARKERS
 from .options import add_signing_options, add_stream_options, parse_time_option, signer_from_args
@@ -20,6 +19,8 @@ EPILOG_TIMELINE = """examples:
 
 def cmd_timeline(args: argparse.Namespace) -> int:
     start, end = parse_time_option(args.start, "--start"), parse_time_option(args.end, "--end")
+    from ..timeline import query_timeline
+
     tl = query_timeline(args.domain, args.app, args.stream, start // NS_PER_S,
                         -(-end // NS_PER_S), format=args.format, scheme=args.scheme,
                         marker=args.marker, signer=signer_from_args(args))
