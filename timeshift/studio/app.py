@@ -23,6 +23,7 @@ import asyncio
 import hmac
 import json
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,7 @@ class StudioState:
 
 
 STATE: web.AppKey[StudioState] = web.AppKey("studio")
+THUMBS: web.AppKey[ThreadPoolExecutor] = web.AppKey("thumbnails")
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
@@ -214,7 +216,10 @@ async def thumbnail(request: web.Request) -> web.Response:
     st = request.app[STATE]
     try:
         t = _time(request, "t", "time")
-        data, key_ns = await asyncio.to_thread(st.media.thumbnail, t)
+        # Thumbnails wait in their own one-thread line, so a screenful of them never
+        # holds up the still the user is stepping through.
+        loop = asyncio.get_running_loop()
+        data, key_ns = await loop.run_in_executor(request.app[THUMBS], st.media.thumbnail, t)
     except GapError as exc:
         return _gap_at(t, exc)
     except TimeshiftError as exc:
@@ -311,6 +316,7 @@ def make_app(state: StudioState) -> web.Application:
     """The studio application for one session."""
     app = web.Application(middlewares=[guard], client_max_size=64 * 1024)
     app[STATE] = state
+    app[THUMBS] = ThreadPoolExecutor(1, thread_name_prefix="studio-thumbnails")
     r = app.router
     r.add_get("/", index)
     r.add_get("/api/config", config)
@@ -328,6 +334,7 @@ def make_app(state: StudioState) -> web.Application:
 
     async def close(app: web.Application) -> None:
         await app[STATE].exports.close()
+        app[THUMBS].shutdown(wait=False, cancel_futures=True)
 
     app.on_cleanup.append(close)
     return app
