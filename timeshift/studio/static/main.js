@@ -68,8 +68,10 @@ async function refreshWindow() {
 
 function showView() {
   const v = timeline.view;
+  const sameDay = T.localDate(v.start) === T.localDate(v.end);
   $('view-info').textContent = `${T.localDate(v.start)} ${T.localClock(v.start, false)} → ` +
-    `${T.localClock(v.end, false)} · ${T.duration((v.end - v.start) / 1000)} in view`;
+    `${sameDay ? '' : T.localDate(v.end) + ' '}${T.localClock(v.end, false)} · ` +
+    `${T.duration((v.end - v.start) / 1000)} in view`;
 }
 
 // ---------------------------------------------------------------- the still

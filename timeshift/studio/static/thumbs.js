@@ -39,8 +39,10 @@ export class Thumbs {
       cell.className = 'thumb';
       cell.style.left = `${left}px`;
       cell.style.width = `${Math.max(right - left - 2, 8)}px`;
-      // Thumbnails only from the part of the view that holds data at the slot's time.
-      const at = t + step / 2 < tl.window.start || t + step / 2 > tl.window.end ? null : t + step / 2;
+      // The slot's middle, kept inside the window (a slot may straddle its edge).
+      const lo = Math.max(t, tl.window.start);
+      const hi = Math.min(t + step, tl.window.end);
+      const at = hi <= lo ? null : Math.min(Math.max(t + step / 2, lo), hi - 1);
       if (at === null || this.inGap(at)) {
         cell.classList.add('thumb-empty');
       } else {

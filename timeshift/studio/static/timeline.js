@@ -37,9 +37,10 @@ export class Timeline {
   setWindow(startMs, endMs, keepView = false) {
     this.window = { start: startMs, end: endMs };
     // Zooming out goes to a day at least, or the whole window when it is longer.
+    // (Never past now: the future is not a gap, it has not happened yet.)
     const span = Math.max(endMs - startMs, DAY_MS);
-    const mid = (startMs + endMs) / 2;
-    this.bounds = { start: Math.min(startMs, mid - span / 2), end: Math.max(endMs, mid + span / 2) };
+    const end = Math.max(endMs, Math.min((startMs + endMs) / 2 + span / 2, Date.now()));
+    this.bounds = { start: Math.min(startMs, end - span), end };
     if (keepView) this.setView(this.view.start, this.view.end);
     else this.setView(startMs, endMs);
   }
