@@ -440,3 +440,29 @@ def test_cli_says_so_in_one_line_when_the_port_is_taken(tmp_path: Path) -> None:
     assert r.stderr.strip().startswith(
         f"timeshift studio: error: --port: cannot listen on 127.0.0.1:{port} (")
     assert len(r.stderr.strip().splitlines()) == 1 and list(tmp_path.iterdir()) == []
+
+
+def test_export_progress_is_reported_while_it_runs(make_origin: Callable[..., OriginServer],
+                                                   tmp_path: Path) -> None:
+    # A slow origin (about 0.5 s per segment) so the export is watched while it runs.
+    o = make_origin(history=3600, bandwidth=220_000)
+    cfg = StudioConfig(StreamSource(o.netloc, "live", "cam1", "http"), ns(o, 0), ns(o, 120),
+                       tmp_path)
+    with StudioThread(cfg) as s:
+        http = requests.Session()
+        http.get(s.url, timeout=10)
+        r = post(http, s, "/api/exports", {"start": unix_text(ns(o, 20.5)),
+                                           "end": unix_text(ns(o, 29.5))})
+        assert r.status_code == 202
+        seen: list[tuple[str, float]] = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            job = http.get(base(s) + "/api/exports", timeout=10).json()["exports"][0]
+            seen.append((job["status"], job["progress"]))
+            if job["status"] in ("done", "failed"):
+                break
+            time.sleep(0.05)
+    assert seen[-1] == ("done", 1.0)
+    running = [p for status, p in seen if status == "running"]
+    assert any(0 < p < 1 for p in running), seen  # part-way, not just started and finished
+    assert running == sorted(running)  # it only goes forward
