@@ -111,6 +111,19 @@ def test_find_step_mark_and_export_in_chromium(make_origin: Callable[..., Origin
             tab.wait_for_function("""() => [...document.querySelectorAll('[data-testid="thumbnail"]')]
                 .filter((i) => i.complete && i.naturalWidth === 160).length >= 3""")
 
+            # Labels in the user's zone and in UTC (Asia/Shanghai is 8 h ahead).
+            local = tab.locator(".tl-tick .tl-local").first.inner_text()
+            utc = tab.locator(".tl-tick .tl-utc").first.inner_text()
+            assert utc.endswith("Z") and (int(local.split()[-1][:2]) - int(utc[:2])) % 24 == 8
+            # Zoom from a day down to single frames (the frame grid appears), and back.
+            tab.locator('[data-zoom="86400"]').click()
+            assert "24 h 00 min" in tab.locator("#view-info").inner_text()
+            tab.locator('[data-zoom="frames"]').click()
+            assert "0.400 s in view" in tab.locator("#view-info").inner_text()
+            assert tab.locator(".tl-frame").count() >= 9  # 40 ms frames in 400 ms
+            tab.locator('[data-zoom="window"]').click()
+            assert p.hook("gap").count() == 1
+
             # Click a quarter of the way in (about 30 s), then step frames: keys and buttons.
             tab.mouse.click(line["x"] + line["width"] * 0.25, line["y"] + 20)
             clicked = p.wait_still(changed_from=first)
