@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from .. import __version__
 from ..errors import TimeshiftError
 from . import archive, callbacks, clip, demo, openapi, sim, studio, timeline, url
-from .options import Parser
+from .options import Parser, error_text
 from .render import print_json
 
 
@@ -55,7 +55,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TimeshiftError as exc:
         if getattr(args, "json", False) and exc.exit_code != 2:
             print_json(exc.to_dict())
-        print(f"timeshift {args.command}: error: {exc}", file=sys.stderr)
+        print(f"timeshift {args.command}: error: {error_text(exc, getattr(args, 'flags', None))}",
+              file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("timeshift: interrupted", file=sys.stderr)

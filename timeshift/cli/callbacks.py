@@ -51,7 +51,7 @@ def cmd_callbacks_serve(args: argparse.Namespace) -> int:
     from ..callbacks.security import parse_networks
     from ..callbacks.server import ReceiverConfig, ReceiverServer
     from ..callbacks.worker import timeline_resolver
-    from ..sim.server import serve_forever
+    from ..localserver import serve_forever
 
     try:
         lookback = int(parse_duration(args.timeline_lookback) // NS_PER_S)

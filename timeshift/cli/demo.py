@@ -11,7 +11,7 @@ from .render import ClipProgress, format_clip, print_json
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from ..demo import run_demo
+    from ..sim.demo import run_demo
 
     def serve(url: str) -> None:
         print(f"serving; play it with:\n  ffmpeg -i '{url}' -c copy archive.mp4\n"

@@ -4,12 +4,41 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NoReturn
 
 from ..auth import AUTH_TYPES, Signer
-from ..errors import UsageError
+from ..errors import TimeshiftError, UsageError
 from ..times import NS_PER_S, parse_time
+
+#: The library's field names (its parameters) -> this CLI's flags: the one place where
+#: values become flags. A field missing here is its flag with dashes
+#: (``time_format`` -> ``--time-format``). A command whose flag for a field differs
+#: from this (``url --parse``, ``url --vodend``) passes ``overrides`` in ``args.flags``.
+FLAGS: dict[str, str] = {
+    "output": "-o",
+    "template": "--prefix",
+    "index_template": "--index",
+    "oss_bucket": "--bucket",
+    "oss_object": "--object",
+    "command": "COMMAND",
+    "params": "PARAMS",
+}
+
+
+def flag_for(field: str, overrides: Mapping[str, str] | None = None) -> str:
+    """The flag a library field is given with on this command line."""
+    if overrides and field in overrides:
+        return overrides[field]
+    return FLAGS.get(field) or "--" + field.replace("_", "-")
+
+
+def error_text(exc: TimeshiftError, overrides: Mapping[str, str] | None = None) -> str:
+    """An error as the CLI's one line: a usage error names the flag, not the field."""
+    if isinstance(exc, UsageError) and exc.field and not exc.given_option:
+        return f"{flag_for(exc.field, overrides)}: {exc.message}"
+    return str(exc)
 
 
 class Parser(argparse.ArgumentParser):

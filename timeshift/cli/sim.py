@@ -23,8 +23,8 @@ EPILOG_SIM = """examples:
 
 
 def cmd_sim(args: argparse.Namespace) -> int:
+    from ..localserver import serve_forever
     from ..sim.origin import DEFAULT_SAMPLES, OriginConfig, parse_gaps
-    from ..sim.server import serve_forever
     from ..sim.stack import build_stack
 
     origin = OriginConfig(

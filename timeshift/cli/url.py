@@ -23,6 +23,8 @@ EPILOG_URL = """examples:
 
 
 def cmd_url(args: argparse.Namespace) -> int:
+    # This command takes the URL to parse as --parse (the others' is --url).
+    args.flags = {"url": "--parse"}
     if args.parse:
         url = parse_url(args.parse)
     else:
