@@ -30,7 +30,7 @@ from timeshift.clip import clip
 from timeshift.errors import UsageError
 from timeshift.sim.frameindex import decode_frame_indices, read_frame_index
 from timeshift.sim.origin import OriginServer
-from timeshift.studio import StreamSource, StudioConfig, StudioThread
+from timeshift.studio import StreamSource, StudioConfig, StudioServer
 from timeshift.studio.frames import SegmentIndex, export_name, frame_at, split_gops, unix_text
 from timeshift.times import NS_PER_S
 
@@ -62,29 +62,29 @@ def expected_index(o: OriginServer, unix: str) -> int:
 
 @pytest.fixture
 def studio(make_origin: Callable[..., OriginServer], tmp_path: Path
-           ) -> Iterator[tuple[OriginServer, StudioThread, requests.Session]]:
+           ) -> Iterator[tuple[OriginServer, StudioServer, requests.Session]]:
     """An origin with a gap at 60-90 s, a studio on its first two minutes, a logged-in session."""
     o = make_origin(history=3600, gaps=((60, 90),))
     out = tmp_path / "out"
     out.mkdir()
     cfg = StudioConfig(StreamSource(o.netloc, "live", "cam1", "http"), ns(o, 0), ns(o, 120), out)
-    with StudioThread(cfg) as s:
+    with StudioServer(cfg) as s:
         http = requests.Session()
-        assert http.get(s.url, timeout=10).status_code == 200  # the token URL sets the cookie
+        assert http.get(s.page_url, timeout=10).status_code == 200  # the token URL sets the cookie
         yield o, s, http
 
 
-def base(s: StudioThread) -> str:
-    return s.url.split("/?", 1)[0]
+def base(s: StudioServer) -> str:
+    return s.url
 
 
-def post(http: requests.Session, s: StudioThread, path: str, body: dict[str, Any],
+def post(http: requests.Session, s: StudioServer, path: str, body: dict[str, Any],
          token: str | None = None) -> requests.Response:
-    headers = {"X-Studio-Token": s.studio.token if token is None else token}
+    headers = {"X-Studio-Token": s.token if token is None else token}
     return http.post(base(s) + path, json=body, headers=headers, timeout=60)
 
 
-def wait_exports(http: requests.Session, s: StudioThread, count: int) -> list[dict[str, Any]]:
+def wait_exports(http: requests.Session, s: StudioServer, count: int) -> list[dict[str, Any]]:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         jobs = http.get(base(s) + "/api/exports", timeout=10).json()["exports"]
@@ -150,7 +150,7 @@ def test_config_refuses_a_window_that_ends_before_it_starts(tmp_path: Path) -> N
     pytest.param(19.999, id="last-frame-before-a-discontinuity"),
 ])
 def test_the_still_is_the_first_frame_of_the_exact_clip(
-        studio: tuple[OriginServer, StudioThread, requests.Session], tmp_path: Path,
+        studio: tuple[OriginServer, StudioServer, requests.Session], tmp_path: Path,
         at: float) -> None:
     o, s, http = studio
     t = unix_text(ns(o, at))
@@ -168,7 +168,7 @@ def test_the_still_is_the_first_frame_of_the_exact_clip(
 
 
 def test_stepping_by_prev_and_next_walks_frame_by_frame(
-        studio: tuple[OriginServer, StudioThread, requests.Session]) -> None:
+        studio: tuple[OriginServer, StudioServer, requests.Session]) -> None:
     o, s, http = studio
     meta = http.get(base(s) + "/api/frame", params={"t": unix_text(ns(o, 1.9))}, timeout=30).json()
     seen = [expected_index(o, meta["start"])]
@@ -180,7 +180,7 @@ def test_stepping_by_prev_and_next_walks_frame_by_frame(
     assert seen == [47, 48, 49, 50, 49]
 
 
-def test_a_still_in_a_gap_says_so(studio: tuple[OriginServer, StudioThread, requests.Session]
+def test_a_still_in_a_gap_says_so(studio: tuple[OriginServer, StudioServer, requests.Session]
                                   ) -> None:
     o, s, http = studio
     r = http.get(base(s) + "/api/frame", params={"t": unix_text(ns(o, 70))}, timeout=30)
@@ -188,7 +188,7 @@ def test_a_still_in_a_gap_says_so(studio: tuple[OriginServer, StudioThread, requ
 
 
 def test_thumbnails_are_keyframes_and_cached(
-        studio: tuple[OriginServer, StudioThread, requests.Session]) -> None:
+        studio: tuple[OriginServer, StudioServer, requests.Session]) -> None:
     o, s, http = studio
     r = http.get(base(s) + "/api/thumb.jpg", params={"t": unix_text(ns(o, 15.5))}, timeout=30)
     assert r.status_code == 200 and "max-age" in r.headers["Cache-Control"]
@@ -201,7 +201,7 @@ def test_thumbnails_are_keyframes_and_cached(
     assert again.status_code == 200 and o.config.counters.get("segments", 0) == before
 
 
-def test_timeline_and_parse(studio: tuple[OriginServer, StudioThread, requests.Session]) -> None:
+def test_timeline_and_parse(studio: tuple[OriginServer, StudioServer, requests.Session]) -> None:
     o, s, http = studio
     t0 = int(o.stream_start)
     tl = http.get(base(s) + "/api/timeline", params={"start": t0, "end": t0 + 120},
@@ -220,7 +220,7 @@ def test_timeline_and_parse(studio: tuple[OriginServer, StudioThread, requests.S
 
 
 def test_exports_queue_and_report_errors_as_the_cli(
-        studio: tuple[OriginServer, StudioThread, requests.Session]) -> None:
+        studio: tuple[OriginServer, StudioServer, requests.Session]) -> None:
     o, s, http = studio
     ok = post(http, s, "/api/exports", {"start": unix_text(ns(o, 14.6)),
                                         "end": unix_text(ns(o, 15.8))})
@@ -235,7 +235,7 @@ def test_exports_queue_and_report_errors_as_the_cli(
     assert done["status"] == "done" and done["duration"] == pytest.approx(1.24, abs=0.001)
     file = http.get(base(s) + done["url"], timeout=30)
     assert file.status_code == 200 and "attachment" in file.headers["Content-Disposition"]
-    path = Path(s.studio.config.output_dir) / done["name"]
+    path = Path(s.config.output_dir) / done["name"]
     frames = [i for _, i in decode_frame_indices(path)]
     # Out is inclusive: the frame on screen at 15.8 s (395) is the last one.
     assert (frames[0], frames[-1], len(frames)) == (365, 395, 31)
@@ -249,7 +249,7 @@ def test_exports_queue_and_report_errors_as_the_cli(
 
 
 def test_bad_marks_are_one_line_like_the_cli(
-        studio: tuple[OriginServer, StudioThread, requests.Session]) -> None:
+        studio: tuple[OriginServer, StudioServer, requests.Session]) -> None:
     o, s, http = studio
     r = post(http, s, "/api/exports", {"start": unix_text(ns(o, 20)), "end": unix_text(ns(o, 10))})
     assert r.status_code == 400 and r.json()["message"].startswith("timeshift clip: error: --end:")
@@ -257,7 +257,7 @@ def test_bad_marks_are_one_line_like_the_cli(
     assert r.status_code == 400 and "--start: 'soon' is not a time" in r.json()["message"]
 
 
-def test_preview_is_a_short_exact_mp4(studio: tuple[OriginServer, StudioThread, requests.Session]
+def test_preview_is_a_short_exact_mp4(studio: tuple[OriginServer, StudioServer, requests.Session]
                                       ) -> None:
     o, s, http = studio
     r = post(http, s, "/api/preview", {"t": unix_text(ns(o, 30.4))})
@@ -273,7 +273,7 @@ def test_preview_is_a_short_exact_mp4(studio: tuple[OriginServer, StudioThread, 
 
 
 def test_every_request_needs_the_session_token(
-        studio: tuple[OriginServer, StudioThread, requests.Session]) -> None:
+        studio: tuple[OriginServer, StudioServer, requests.Session]) -> None:
     o, s, http = studio
     stranger = requests.Session()
     assert stranger.get(base(s) + "/", timeout=10).status_code == 403
@@ -284,10 +284,10 @@ def test_every_request_needs_the_session_token(
     assert post(http, s, "/api/exports", body, token="").status_code == 403
     assert post(http, s, "/api/exports", body, token="guess").status_code == 403
     r = http.post(base(s) + "/api/exports", json=body, timeout=10,
-                  headers={"X-Studio-Token": s.studio.token, "Origin": "http://evil.example"})
+                  headers={"X-Studio-Token": s.token, "Origin": "http://evil.example"})
     assert r.status_code == 403
     # DNS rebinding: a page on evil.example resolved to 127.0.0.1 sends its own Host.
-    r = http.get(base(s) + "/api/config", headers={"Host": f"evil.example:{s.studio.port}"},
+    r = http.get(base(s) + "/api/config", headers={"Host": f"evil.example:{s.port}"},
                  timeout=10)
     assert r.status_code == 403
     assert http.get(base(s) + "/api/exports", timeout=10).json() == {"exports": []}
@@ -297,7 +297,7 @@ def test_every_request_needs_the_session_token(
 def test_the_studio_binds_loopback_by_default(tmp_path: Path) -> None:
     cfg = StudioConfig(StreamSource("127.0.0.1:9", "a", "s", "http"), 0, NS_PER_S, tmp_path)
     assert cfg.host == "127.0.0.1"
-    with StudioThread(cfg) as s:
+    with StudioServer(cfg) as s:
         assert s.url.startswith("http://127.0.0.1:")
 
 
@@ -309,9 +309,9 @@ def test_signing_keys_stay_on_the_server(make_origin: Callable[..., OriginServer
     cfg = StudioConfig(StreamSource(o.netloc, "live", "cam1", "http", signer), ns(o, 0),
                        ns(o, 120), tmp_path)
     assert key not in repr(cfg)
-    with StudioThread(cfg) as s:
+    with StudioServer(cfg) as s:
         http = requests.Session()
-        bodies = [http.get(s.url, timeout=10).text]
+        bodies = [http.get(s.page_url, timeout=10).text]
         for path in ("/static/main.js", "/static/api.js", "/static/timeline.js", "/api/config",
                      "/api/exports"):
             bodies.append(http.get(base(s) + path, timeout=10).text)
@@ -340,9 +340,9 @@ def test_only_the_configured_domain_is_fetched(make_origin: Callable[..., Origin
     o = make_origin(history=3600, absolute_uris=True, segment_host=f"localhost:{other.port}")
     cfg = StudioConfig(StreamSource(o.netloc, "live", "cam1", "http"), ns(o, 0), ns(o, 120),
                        tmp_path)
-    with StudioThread(cfg) as s:
+    with StudioServer(cfg) as s:
         http = requests.Session()
-        http.get(s.url, timeout=10)
+        http.get(s.page_url, timeout=10)
         r = http.get(base(s) + "/api/frame", params={"t": unix_text(ns(o, 14.6))}, timeout=30)
     assert r.status_code == 502 and "refusing" in r.json()["message"]
     assert other.config.counters.get("requests", 0) == 0
@@ -358,9 +358,9 @@ def test_files_are_written_only_inside_the_output_folder(
     monkeypatch.setenv("XDG_CACHE_HOME", str(home_cache))
     monkeypatch.delenv("TIMESHIFT_CACHE_DIR", raising=False)
     cfg = StudioConfig(StreamSource(o.netloc, "live", "cam1", "http"), ns(o, 0), ns(o, 120), out)
-    with StudioThread(cfg) as s:
+    with StudioServer(cfg) as s:
         http = requests.Session()
-        http.get(s.url, timeout=10)
+        http.get(s.page_url, timeout=10)
         http.get(base(s) + "/api/thumb.jpg", params={"t": unix_text(ns(o, 5))}, timeout=30)
         assert post(http, s, "/api/preview", {"t": unix_text(ns(o, 5))}).status_code == 200
         r = post(http, s, "/api/exports", {"start": unix_text(ns(o, 3)),
@@ -368,7 +368,7 @@ def test_files_are_written_only_inside_the_output_folder(
         assert r.status_code == 202 and r.json()["name"] == "evil.mp4"
         jobs = wait_exports(http, s, 1)
         assert jobs[0]["status"] == "done"
-        work = s.studio.state.workdir  # type: ignore[union-attr]
+        work = s.state.workdir  # type: ignore[union-attr]
         assert work.parent == out.resolve()
     assert (out / "evil.mp4").exists()
     assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == ["evil.mp4"]
@@ -412,7 +412,7 @@ def test_cli_refuses_incomplete_arguments_in_one_line() -> None:
 
 
 def test_remote_failures_read_as_the_cli_says_them(
-        studio: tuple[OriginServer, StudioThread, requests.Session]) -> None:
+        studio: tuple[OriginServer, StudioServer, requests.Session]) -> None:
     o, s, http = studio
     o.stop()  # the origin goes away in the middle of the session
     r = post(http, s, "/api/exports", {"start": unix_text(ns(o, 3)), "end": unix_text(ns(o, 4))})
@@ -448,9 +448,9 @@ def test_export_progress_is_reported_while_it_runs(make_origin: Callable[..., Or
     o = make_origin(history=3600, bandwidth=220_000)
     cfg = StudioConfig(StreamSource(o.netloc, "live", "cam1", "http"), ns(o, 0), ns(o, 120),
                        tmp_path)
-    with StudioThread(cfg) as s:
+    with StudioServer(cfg) as s:
         http = requests.Session()
-        http.get(s.url, timeout=10)
+        http.get(s.page_url, timeout=10)
         r = post(http, s, "/api/exports", {"start": unix_text(ns(o, 20.5)),
                                            "end": unix_text(ns(o, 29.5))})
         assert r.status_code == 202

@@ -23,7 +23,7 @@ import pytest
 
 from timeshift.sim.frameindex import decode_frame_indices, read_frame_index
 from timeshift.sim.origin import OriginServer
-from timeshift.studio import StreamSource, StudioConfig, StudioThread
+from timeshift.studio import StreamSource, StudioConfig, StudioServer
 from timeshift.times import NS_PER_S, parse_time
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -88,7 +88,7 @@ def test_find_step_mark_and_export_in_chromium(make_origin: Callable[..., Origin
     out = tmp_path / "exports"
     out.mkdir()
     cfg = StudioConfig(StreamSource(o.netloc, "live", "cam1", "http"), ns(o, 0), ns(o, 120), out)
-    with StudioThread(cfg) as studio, sync_api.sync_playwright() as pw:
+    with StudioServer(cfg) as studio, sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         try:
             context = browser.new_context(accept_downloads=True, timezone_id="Asia/Shanghai",
@@ -96,7 +96,7 @@ def test_find_step_mark_and_export_in_chromium(make_origin: Callable[..., Origin
             errors: list[str] = []
             tab = context.new_page()
             tab.on("pageerror", lambda e: errors.append(str(e)))
-            tab.goto(studio.url)
+            tab.goto(studio.page_url)
             tab.wait_for_selector("body[data-ready=true]", timeout=30_000)
             p = Page(tab)
             first = p.wait_still()

@@ -14,7 +14,7 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 
 from timeshift.sim.origin import OriginConfig, OriginServer
-from timeshift.studio import StreamSource, StudioConfig, StudioThread
+from timeshift.studio import StreamSource, StudioConfig, StudioServer
 from timeshift.times import NS_PER_S
 
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -27,11 +27,11 @@ def main(out: Path) -> None:
         t0 = origin.stream_start
         cfg = StudioConfig(StreamSource(origin.netloc, "live", "cam1", "http"),
                            round(t0 * NS_PER_S), round((t0 + 600) * NS_PER_S), Path(tmp))
-        with StudioThread(cfg) as studio, sync_playwright() as pw:
+        with StudioServer(cfg) as studio, sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
             page = browser.new_page(viewport={"width": 1360, "height": 1010},
                                     timezone_id="Asia/Shanghai")
-            page.goto(studio.url)
+            page.goto(studio.page_url)
             page.wait_for_selector("body[data-ready=true]")
             still = '[data-testid="still"][data-state="ready"]'
             page.wait_for_selector(still)

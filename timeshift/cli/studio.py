@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from pathlib import Path
@@ -59,35 +58,29 @@ def cmd_studio(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace, source: Any, not_before: int | None = None) -> int:
     """Run the studio until Ctrl-C (``not_before``: the demo stream's first instant)."""
-    from ..studio import Studio, StudioConfig
+    from ..localserver import serve_forever
+    from ..studio import StudioConfig, StudioServer
 
     start, end = _window(args)
     if not_before is not None and not args.start:
         start = max(start, not_before)
     config = StudioConfig(source, start, end, args.output_dir, host=args.host, port=args.port,
                           follow=not args.end)
-    studio = Studio(config)
+    studio = StudioServer(config)
 
-    async def run() -> None:
-        url = await studio.start()
-        try:
-            if args.json:
-                print(json.dumps({"url": url}), flush=True)
-            else:
-                print(f"timeshift studio: {url}\n  exports go to {config.output_dir.resolve()}; "
-                      "Ctrl-C stops", flush=True)
-            if args.open:
-                import webbrowser
+    def ready() -> None:
+        if args.json:
+            print(json.dumps({"url": studio.page_url}), flush=True)
+        else:
+            print(f"timeshift studio: {studio.page_url}\n  exports go to "
+                  f"{config.output_dir.resolve()}; Ctrl-C stops", flush=True)
+        if args.open:
+            import webbrowser
 
-                webbrowser.open(url)
-            await studio.serve_forever()
-        finally:
-            await studio.stop()
+            webbrowser.open(studio.page_url)
 
-    try:
-        asyncio.run(run())
-    except KeyboardInterrupt:
-        print("timeshift studio: stopped", file=sys.stderr)
+    serve_forever([studio], ready)
+    print("timeshift studio: stopped", file=sys.stderr)
     return 0
 
 

@@ -14,6 +14,6 @@ previews, and exports exact clips in the background. Layout:
 from __future__ import annotations
 
 from .media import StreamSource
-from .server import Studio, StudioConfig, StudioThread
+from .server import StudioConfig, StudioServer
 
-__all__ = ["StreamSource", "Studio", "StudioConfig", "StudioThread"]
+__all__ = ["StreamSource", "StudioConfig", "StudioServer"]

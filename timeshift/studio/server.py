@@ -1,23 +1,26 @@
-"""Starting and stopping a studio: its working folder, session token, socket and thread."""
+"""Starting and stopping a studio: its working folder, session token and socket.
+
+The socket and thread are :class:`timeshift.localserver.BackgroundServer`'s (the one
+place that runs a local aiohttp server); this adds what a studio session owns.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import shutil
 import tempfile
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import web
 
 from ..errors import UsageError
+from ..localserver import BackgroundServer
 from .app import StudioState, make_app
 from .exports import ExportQueue, Previews
 from .media import MediaStore, StreamSource
 
-__all__ = ["Studio", "StudioConfig", "StudioThread"]
+__all__ = ["StudioConfig", "StudioServer"]
 
 
 @dataclass(frozen=True)
@@ -43,23 +46,24 @@ class StudioConfig:
                              option="--output-dir")
 
 
-class Studio:
-    """A running studio (in the current event loop): ``url`` carries the session token."""
+class StudioServer(BackgroundServer):
+    """A studio in a background thread: ``with StudioServer(cfg) as s: s.page_url``.
+
+    ``page_url`` carries the session token (the page works only from it); ``url`` is the
+    bare address.
+    """
 
     def __init__(self, config: StudioConfig) -> None:
         self.config = config
         self.token = secrets.token_urlsafe(24)
-        self._runner: web.AppRunner | None = None
         self.state: StudioState | None = None
-        self.port = 0
+        super().__init__(self._make_app, config.host, config.port)
 
     @property
-    def url(self) -> str:
-        host = self.config.host
-        shown = f"[{host}]" if ":" in host else host
-        return f"http://{shown}:{self.port}/?token={self.token}"
+    def page_url(self) -> str:
+        return f"{self.url}/?token={self.token}"
 
-    async def start(self) -> str:
+    def _make_app(self) -> web.Application:
         cfg = self.config
         out = Path(cfg.output_dir).resolve()
         # The working folder (segments, cache, previews) lives inside the output folder,
@@ -68,79 +72,29 @@ class Studio:
         media = MediaStore(cfg.source, work)
         self.state = StudioState(
             source=cfg.source, window=(cfg.start, cfg.end), follow=cfg.follow,
-            output_dir=out, workdir=work,
-            token=self.token, host=cfg.host, media=media,
+            output_dir=out, workdir=work, token=self.token, host=cfg.host, media=media,
             exports=ExportQueue(cfg.source, out, media.cache_dir),
             previews=Previews(cfg.source, work / "previews", media.cache_dir,
                               cfg.preview_seconds))
-        self._runner = web.AppRunner(make_app(self.state), access_log=None, handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, cfg.host, cfg.port)
+        return make_app(self.state)
+
+    def bound(self) -> None:
+        assert self.state is not None
+        self.state.port = self.port  # the Host check and the cookie's name need it
+
+    def start(self) -> StudioServer:
         try:
-            await site.start()
+            super().start()
         except OSError as exc:
-            await self.stop()
-            raise UsageError(f"cannot listen on {cfg.host}:{cfg.port} ({exc.strerror or exc})",
-                             option="--port") from exc
-        sockets = getattr(site._server, "sockets", None)  # the bound port, when 0 was asked
-        self.port = sockets[0].getsockname()[1] if sockets else cfg.port
-        self.state.port = self.port
-        return self.url
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-        if self.state is not None:
-            shutil.rmtree(self.state.workdir, ignore_errors=True)
-
-    async def serve_forever(self) -> None:
-        await asyncio.Event().wait()
-
-
-class StudioThread:
-    """A studio in a background thread (tests, and the CLI's foreground wait)."""
-
-    def __init__(self, config: StudioConfig) -> None:
-        self.studio = Studio(config)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self.url = ""
-
-    def start(self) -> StudioThread:
-        ready = threading.Event()
-        failure: list[BaseException] = []
-
-        def run() -> None:
-            loop = asyncio.new_event_loop()
-            self._loop = loop
-            try:
-                self.url = loop.run_until_complete(self.studio.start())
-            except BaseException as exc:  # handed to the starting thread below
-                failure.append(exc)
-                ready.set()
-                return
-            ready.set()
-            loop.run_forever()
-            loop.run_until_complete(self.studio.stop())
-            loop.close()
-
-        self._thread = threading.Thread(target=run, name="timeshift-studio", daemon=True)
-        self._thread.start()
-        if not ready.wait(30):
-            raise RuntimeError("the studio did not start within 30 s")
-        if failure:
-            raise failure[0]
+            self._remove_workdir()
+            raise UsageError(f"cannot listen on {self.host}:{self.port} "
+                             f"({exc.strerror or exc})", option="--port") from exc
         return self
 
     def stop(self) -> None:
-        if self._loop is not None and self._thread is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(timeout=30)
-            self._loop = None
+        super().stop()
+        self._remove_workdir()
 
-    def __enter__(self) -> StudioThread:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def _remove_workdir(self) -> None:
+        if self.state is not None:
+            shutil.rmtree(self.state.workdir, ignore_errors=True)
