@@ -69,6 +69,9 @@ def _serve(args: argparse.Namespace, source: Any, not_before: int | None = None)
     studio = StudioServer(config)
 
     def ready() -> None:
+        if args.host not in ("127.0.0.1", "localhost", "::1"):
+            print(f"timeshift studio: listening on {args.host}, beyond this machine: anyone who "
+                  "can reach it and holds the URL can use the page", file=sys.stderr, flush=True)
         if args.json:
             print(json.dumps({"url": studio.page_url}), flush=True)
         else:
