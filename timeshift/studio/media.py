@@ -162,7 +162,7 @@ class MediaStore:
     """
 
     def __init__(self, source: StreamSource, workdir: Path, *, segments: int = 48,
-                 images: int = 256) -> None:
+                 images: int = 128) -> None:
         self.source = source
         self.workdir = workdir
         self.cache_dir = workdir / "cache"
