@@ -154,6 +154,12 @@ def test_find_step_mark_and_export_in_chromium(make_origin: Callable[..., Origin
                 "() => document.querySelector('[data-testid=\"out-time\"]').value !== ''")
             assert parse_time(p.hook("out-time").input_value()) == int(Decimal(out_start) * NS_PER_S)
 
+            # Space plays a few seconds from the playhead in the <video> (an exact clip).
+            tab.keyboard.press("Space")
+            tab.wait_for_function("""() => { const v = document.querySelector('video');
+                return v.readyState >= 2 && Math.abs(v.duration - 4) < 0.05; }""",
+                                  timeout=60_000)
+
             # The frames beside the marks are the marked frames.
             tab.wait_for_function("""() => ['in-still', 'out-still'].every((h) => {
                 const i = document.querySelector(`[data-testid="${h}"]`);
