@@ -292,6 +292,11 @@ def test_every_request_needs_the_session_token(
     assert r.status_code == 403
     assert http.get(base(s) + "/api/exports", timeout=10).json() == {"exports": []}
     assert http.get(base(s) + "/files/..%2f..%2fetc%2fpasswd", timeout=10).status_code == 404
+    # Hostile values that are not ASCII are refused, not a crash.
+    assert stranger.get(base(s) + "/?token=%C3%A9t%C3%A9", timeout=10).status_code == 403
+    r = http.post(base(s) + "/api/exports", json=body, timeout=10,
+                  headers={"X-Studio-Token": "\u00e9t\u00e9".encode().decode("latin-1")})
+    assert r.status_code == 403
 
 
 def test_the_studio_binds_loopback_by_default(tmp_path: Path) -> None:

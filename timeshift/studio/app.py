@@ -106,19 +106,24 @@ _HEADERS = {
 }
 
 
+def _same(given: str, token: str) -> bool:
+    """Constant-time comparison that takes any text (a hostile value may not be ASCII)."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), token.encode())
+
+
 @web.middleware
 async def guard(request: web.Request, handler: Any) -> web.StreamResponse:
     st = request.app[STATE]
     if not st.host_ok(request.host):
         return web.Response(status=403, text="studio: refused Host header\n")
-    cookie_ok = hmac.compare_digest(request.cookies.get(st.cookie, ""), st.token)
-    url_ok = request.path == "/" and hmac.compare_digest(request.query.get("token", ""), st.token)
+    cookie_ok = _same(request.cookies.get(st.cookie, ""), st.token)
+    url_ok = request.path == "/" and _same(request.query.get("token", ""), st.token)
     if not (cookie_ok or url_ok):
         return web.Response(status=403, text="studio: open the URL that `timeshift studio` "
                                               "printed; it carries this session's token\n")
     if request.method not in ("GET", "HEAD"):
         origin = request.headers.get("Origin")
-        if not hmac.compare_digest(request.headers.get(TOKEN_HEADER, ""), st.token) or (
+        if not _same(request.headers.get(TOKEN_HEADER, ""), st.token) or (
                 origin is not None and origin != f"{request.scheme}://{request.host}"):
             return _json({"error": "Forbidden", "exit_code": 2,
                           "message": "studio: this request needs the page's session token"}, 403)
