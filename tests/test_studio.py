@@ -214,6 +214,8 @@ def test_timeline_and_parse(studio: tuple[OriginServer, StudioServer, requests.S
     assert bad.status_code == 400 and bad.json()["message"].startswith(
         "timeshift studio: error: --start: 'half past' is not a time")
     assert bad.json()["exit_code"] == 2
+    far = http.get(base(s) + "/api/parse", params={"t": "now-99999999d"}, timeout=10)
+    assert far.status_code == 400 and "out of range" in far.json()["message"]
 
 
 # ------------------------------------------------------------------ exports

@@ -89,12 +89,22 @@ def _fail(exc: BaseException, status: int | None = None, command: str = "studio"
     return _json(body, status)
 
 
-def _time(request: web.Request, name: str, option: str) -> int:
-    text = request.query.get(name, "")
+# Times the page may send: from the epoch to the year 9999 (what dates can show).
+_LATEST = 253_402_300_799 * NS_PER_S
+
+
+def _checked_time(text: str, option: str) -> int:
     try:
-        return parse_time(text)
+        t = parse_time(text)
     except UsageError as exc:
         raise exc.with_option(option) from None
+    if not 0 <= t <= _LATEST:
+        raise UsageError(f"{text!r} is out of range (1970 to 9999)", option=option)
+    return t
+
+
+def _time(request: web.Request, name: str, option: str) -> int:
+    return _checked_time(request.query.get(name, ""), option)
 
 
 _HEADERS = {
@@ -247,10 +257,7 @@ def _parse_field(body: dict[str, Any], name: str, option: str) -> int:
     value = body.get(name)
     if not isinstance(value, str) or not value.strip():
         raise UsageError("give a time", option=option)
-    try:
-        return parse_time(value)
-    except UsageError as exc:
-        raise exc.with_option(option) from None
+    return _checked_time(value, option)
 
 
 async def preview(request: web.Request) -> web.Response:
