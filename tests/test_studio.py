@@ -473,3 +473,28 @@ def test_export_progress_is_reported_while_it_runs(make_origin: Callable[..., Or
     running = [p for status, p in seen if status == "running"]
     assert any(0 < p < 1 for p in running), seen  # part-way, not just started and finished
     assert running == sorted(running)  # it only goes forward
+
+
+def test_a_corrupt_stream_is_an_error_not_a_crash(make_origin: Callable[..., OriginServer],
+                                                  tmp_path: Path) -> None:
+    # An origin whose segments are noise (everything from the network is hostile).
+    noise = tmp_path / "noise"
+    noise.mkdir()
+    for i in range(3):
+        (noise / f"seg_{i:03d}.ts").write_bytes(os.urandom(40_000))
+    (noise / "manifest.json").write_text('{"segment_duration": 2.0}')
+    o = make_origin(history=600, samples=noise)
+    out = tmp_path / "out"
+    out.mkdir()
+    cfg = StudioConfig(StreamSource(o.netloc, "live", "cam1", "http"), ns(o, 0), ns(o, 60), out)
+    with StudioServer(cfg) as s:
+        http = requests.Session()
+        http.get(s.page_url, timeout=10)
+        t = {"t": unix_text(ns(o, 3))}
+        for path in ("/api/frame", "/api/thumb.jpg"):
+            r = http.get(base(s) + path, params=t, timeout=30)
+            assert r.status_code == 502 and r.json()["error"] == "CutError", (path, r.text)
+            assert r.json()["message"].startswith("timeshift studio: error: FFmpeg: ")
+        r = post(http, s, "/api/preview", t)  # the clip's own error (no video timing found:
+        assert r.status_code == 502 and r.json()["exit_code"] == 1  # it tried ffmpeg, which failed
+    assert list(out.iterdir()) == []

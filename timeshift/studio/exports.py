@@ -22,7 +22,7 @@ from typing import Any
 from ..errors import TimeshiftError, UsageError
 from ..times import NS_PER_S, format_iso
 from .frames import unix_text
-from .media import StreamSource
+from .media import StreamSource, media_errors
 
 __all__ = ["ExportJob", "ExportQueue", "Previews", "cli_error"]
 
@@ -151,9 +151,10 @@ class ExportQueue:
             if ev.kind == "finished":
                 job.progress = 1.0
 
-        result = clip(self.output_dir / job.name, **self.source.clip_args(), start=job.start,
-                      end=job.end, cut="exact", allow_gaps=job.allow_gaps,
-                      cache_dir=self.cache_dir, keep_cache=True, progress=progress)
+        with media_errors():
+            result = clip(self.output_dir / job.name, **self.source.clip_args(),
+                          start=job.start, end=job.end, cut="exact", allow_gaps=job.allow_gaps,
+                          cache_dir=self.cache_dir, keep_cache=True, progress=progress)
         job.duration = None if result.duration is None else round(result.duration, 3)
         job.size = result.output.stat().st_size
         job.gaps = list(result.gaps)
@@ -183,9 +184,10 @@ class Previews:
         from ..clip import clip
 
         out = self.folder / f"{uuid.uuid4().hex}.mp4"
-        result = clip(out, **self.source.clip_args(), start=start,
-                      end=start + round(self.seconds * NS_PER_S), cut="exact", allow_gaps=True,
-                      cache_dir=self.cache_dir, keep_cache=True)
+        with media_errors():
+            result = clip(out, **self.source.clip_args(), start=start,
+                          end=start + round(self.seconds * NS_PER_S), cut="exact",
+                          allow_gaps=True, cache_dir=self.cache_dir, keep_cache=True)
         out.with_name(out.name + ".gaps.json").unlink(missing_ok=True)
         with self._lock:
             self._made.append(out)

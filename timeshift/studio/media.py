@@ -14,6 +14,8 @@ import logging
 import threading
 import uuid
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -25,7 +27,7 @@ from ..mpegts import PTS_CLOCK
 from ..times import NS_PER_S
 from .frames import Frame, SegmentIndex, frame_at, split_gops
 
-__all__ = ["MediaStore", "StreamSource"]
+__all__ = ["MediaStore", "StreamSource", "media_errors"]
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,17 @@ class StreamSource:
     def clip_args(self) -> dict[str, Any]:
         return {"domain": self.domain, "app": self.app, "stream": self.stream,
                 "scheme": self.scheme, "signer": self.signer}
+
+
+@contextmanager
+def media_errors() -> Iterator[None]:
+    """FFmpeg's errors (a corrupt or hostile segment) as the tree's CutError, said once here."""
+    import av
+
+    try:
+        yield
+    except av.FFmpegError as exc:
+        raise CutError(f"FFmpeg: {exc}") from exc
 
 
 def _jpeg(frame: Any, width: int | None = None) -> bytes:
@@ -199,9 +212,10 @@ class MediaStore:
                 return found
             out = self._dir / f"{uuid.uuid4().hex}.ts"
             try:
-                result = clip(out, **self.source.clip_args(), start=t_ns, end=t_ns + _PROBE_NS,
-                              output_format="ts", allow_gaps=True, cache_dir=self.cache_dir,
-                              keep_cache=True)
+                with media_errors():  # the clip's probe lets a corrupt segment's FFmpeg error out
+                    result = clip(out, **self.source.clip_args(), start=t_ns,
+                                  end=t_ns + _PROBE_NS, output_format="ts", allow_gaps=True,
+                                  cache_dir=self.cache_dir, keep_cache=True)
             finally:
                 out.with_name(out.name + ".gaps.json").unlink(missing_ok=True)
             covered = result.covered
@@ -213,7 +227,12 @@ class MediaStore:
             # Two segments came when the instant is within the probe of a segment's end:
             # the index then holds only up to the probe (a later instant gets its own).
             end = covered[1] if result.segments == 1 else (t_ns + _PROBE_NS) / NS_PER_S
-            seg = index_segment(out, covered[0], end)
+            try:
+                with media_errors():
+                    seg = index_segment(out, covered[0], end)
+            except CutError:
+                out.unlink(missing_ok=True)
+                raise
             with self._lock:
                 for _, old in self._segments.put(str(round(covered[0] * 1000)), (seg, out)):
                     old[1].unlink(missing_ok=True)
@@ -237,7 +256,8 @@ class MediaStore:
         if cached is not None:
             return cached  # type: ignore[no-any-return]
         _, path = self.segment(frame.start)
-        data = decode_still(path, frame)
+        with media_errors():
+            data = decode_still(path, frame)
         with self._lock:
             self._images.put(key, data)
         return data
@@ -250,7 +270,8 @@ class MediaStore:
             cached = self._images.take(key)
         if cached is not None:
             return cached  # type: ignore[no-any-return]
-        made = decode_thumbnail(path, seg, t_ns)
+        with media_errors():
+            made = decode_thumbnail(path, seg, t_ns)
         with self._lock:
             self._images.put(key, made)
         return made
