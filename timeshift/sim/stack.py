@@ -58,12 +58,29 @@ class SimStack:
         live, origin = self.servers.get("liveapi"), self.servers.get("origin")
         if isinstance(live, LiveApiServer) and origin is not None:
             live.config.origin = origin.netloc
+            if isinstance(origin, OriginServer):
+                self._wire_shift(live, origin)
         oss = self.servers.get("oss")
         if isinstance(live, LiveApiServer) and oss is not None and self.oss_credential:
             # Recordings the Live API writes go into the local OSS server, as the service's do.
             cred = Credentials(self.oss_credential.access_key_id,
                                self.oss_credential.access_key_secret, source="sim")
             live.config.oss_store = lambda bucket: OssStore(oss.url, bucket, cred)
+
+    @staticmethod
+    def _wire_shift(live: LiveApiServer, origin: OriginServer) -> None:
+        """The origin asks the Live API's OpenLiveShift rows whether a stream has time-shift.
+
+        The origin's host:port becomes one of the API's domains, with time-shift on for every
+        stream to begin with (``*/*``), so everything plays as before until someone runs
+        ``timeshift shift disable --app '*' --stream '*'`` or enables streams one by one.
+        """
+        domain, shift = origin.netloc, live.config.shift
+        if domain not in live.config.domains:
+            live.config.domains = (*live.config.domains, domain)
+        if not any(r["domain"] == domain for r in shift.rows()):
+            shift.open(domain, {"AppName": "*", "StreamName": "*"})
+        origin.config.shift_enabled = lambda app, stream: shift.enabled(domain, app, stream)
 
     def info(self) -> dict[str, Any]:
         """Endpoints and credentials; a secret appears only when it was generated here."""
