@@ -77,7 +77,8 @@ __all__ = ["OriginConfig", "OriginServer", "load_segments", "make_origin_app", "
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+# The bundled samples: a folder in an installed wheel, a link to samples/ in a checkout.
+DEFAULT_SAMPLES = Path(__file__).resolve().parent / "samples"
 _CHUNK = 16 * 1024
 ORIGIN_KEY: web.AppKey[_Origin] = web.AppKey("origin")
 

@@ -104,17 +104,21 @@ class SimStack:
 
 def build_stack(which: str, *, host: str = "127.0.0.1", port: int = 0,
                 origin: OriginConfig | None = None, domains: tuple[str, ...] = (),
-                root: Path | None = None, buckets: tuple[str, ...] = ()) -> SimStack:
+                root: Path | None = None, buckets: tuple[str, ...] = (),
+                live_credential: Credential | None = None,
+                oss_credential: Credential | None = None) -> SimStack:
     """The servers for ``origin``, ``liveapi``, ``oss`` or ``all`` (not started).
 
-    ``port`` goes to the single server, or to the first one of ``all``.
+    ``port`` goes to the single server, or to the first one of ``all``. A credential not
+    given is read from the environment (or generated); tests pass their own so that
+    nothing in the environment leaks in.
     """
     servers: dict[str, BackgroundServer] = {}
     stack = SimStack(servers)
     if which in ("origin", "all"):
         servers["origin"] = OriginServer(origin or OriginConfig(), host=host)
     if which in ("liveapi", "all"):
-        stack.live_credential = cred = Credential.from_env(LIVE_ENV)
+        stack.live_credential = cred = live_credential or Credential.from_env(LIVE_ENV)
         publish_spans = _publish_spans(servers["origin"]) if "origin" in servers else None
         records = root / "records" if root else Path(tempfile.mkdtemp(prefix="timeshift-records-"))
         servers["liveapi"] = LiveApiServer(LiveApiConfig(
@@ -122,7 +126,7 @@ def build_stack(which: str, *, host: str = "127.0.0.1", port: int = 0,
             domains=domains or ("play.example.com",), publish_spans=publish_spans,
             record_root=records), host=host)
     if which in ("oss", "all"):
-        stack.oss_credential = cred = Credential.from_env(OSS_ENV)
+        stack.oss_credential = cred = oss_credential or Credential.from_env(OSS_ENV)
         oss = OssConfig(access_key_id=cred.access_key_id, access_key_secret=cred.access_key_secret,
                         buckets=buckets)
         if root:
