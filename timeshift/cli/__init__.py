@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from .. import __version__
 from ..errors import TimeshiftError
 from ..redact import install_log_redaction
-from . import archive, callbacks, clip, demo, openapi, shift, sim, timeline, url
+from . import archive, callbacks, clip, demo, openapi, shift, sim, studio, timeline, url
 from .options import Parser, error_text
 from .render import print_json
 
@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="log more (-vv for debug)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
                                 parser_class=Parser)
-    for group in (demo, clip, archive, url, timeline, openapi, shift, sim, callbacks):
+    for group in (demo, clip, archive, url, timeline, openapi, shift, sim, callbacks, studio):
         group.add(sub)
     return parser
 
