@@ -395,11 +395,8 @@ class PipeCutter(PipedProcess):
                           str(window.start), str(window.end), window.mode],
                          capture_stdout=True)
 
-    def input_closed(self) -> CutError:
-        return CutError("the cutter closed its input")
 
-    async def finish(self) -> CutStats:
-        rc, out, err = await self.close_and_wait()
+    def _result(self, rc: int, out: bytes, err: str) -> CutStats:
         if rc != 0:
             lines = err.strip().splitlines()
             raise CutError(lines[-1] if lines else f"the cutter exited with {rc}")
