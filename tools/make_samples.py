@@ -95,7 +95,11 @@ def _video_options(codec: str, gop: int, open_gop: bool, bitrate: str) -> dict[s
         # open GOPs an I frame with a recovery point).
         options["force_key_frames"] = f"expr:eq(mod(n,{gop}),0)"
         if open_gop:
-            options["x264-params"] = "open-gop=1"
+            # x264 repeats SPS/PPS only before IDRs: with open GOPs they go to the
+            # global header and dump_extra writes them before every keyframe, so each
+            # segment decodes alone, as a segmenter's output must.
+            options.update({"x264-params": "open-gop=1", "flags": "+global_header",
+                            "bsf:v": "dump_extra=freq=keyframe"})
         else:
             options["flags"] = "+cgop"
     elif codec == "hevc":
