@@ -20,7 +20,8 @@ from judges import chromium_play, gst_decode
 from media_samples import sample_sets  # noqa: F401  (a fixture)
 
 from timeshift.clip import clip
-from timeshift.errors import VerificationError
+from timeshift.errors import RemoteError, VerificationError
+from timeshift.playlist import InitSection, parse_playlist
 from timeshift.sim.frameindex import decode_frame_indices
 from timeshift.sim.origin import OriginServer
 from timeshift.times import NS_PER_S
@@ -61,7 +62,7 @@ WINDOWS = [
     pytest.param(13.0, 14.97, id="end-on-a-leading-picture"),
 ]
 
-FORMS = ["hevc", "hevc-open", "h264-open"]
+FORMS = ["hevc", "hevc-open", "h264-open", "h264-cmaf", "hevc-cmaf"]
 
 
 def _clip(o: OriginServer, out: Path, a: float, b: float, cut: str) -> dict[str, Any]:
@@ -162,3 +163,45 @@ def test_an_end_in_the_next_segments_leading_pictures_fails_whole(
     with pytest.raises(VerificationError):
         _clip(o, tmp_path / "x.mp4", 12.2, 13.93, "exact")
     assert not (tmp_path / "x.mp4").exists()
+
+
+def test_a_map_is_parsed_not_refused() -> None:
+    # This playlist was refused before CMAF sources were supported (issue 13).
+    text = (Path(__file__).parent / "fixtures" / "fmp4_map.m3u8").read_text()
+    pl = parse_playlist(text, "https://play.example.com/live/cam1.m3u8")
+    assert [s.init for s in pl.segments] == [
+        InitSection("https://play.example.com/live/cam1/init.mp4")] * 2
+
+
+def test_a_map_that_is_gone_fails_the_clip(make_origin: Callable[..., OriginServer],
+                                           tmp_path: Path) -> None:
+    # fmp4_map writes #EXT-X-MAP into the playlist only: its init.mp4 is not served.
+    o = make_origin(history=3600, fmp4_map=True)
+    with pytest.raises(RemoteError, match=r"init section \(#EXT-X-MAP\) is gone"):
+        _clip(o, tmp_path / "x.mp4", 14.6, 17.0, "exact")
+    assert not (tmp_path / "x.mp4").exists()
+
+
+@pytest.mark.parametrize("form", ["h264-cmaf", "hevc-cmaf"])
+def test_cmaf_with_aes128_and_ts_output(make_origin: Callable[..., OriginServer],
+                                        sample_sets: Callable[[str], Path],  # noqa: F811
+                                        tmp_path: Path, form: str) -> None:
+    # AES-128 whole-segment encryption with rotating keys; the init sections are fetched
+    # once per URI (one per sample cycle: the window crosses a discontinuity).
+    o = make_origin(samples=sample_sets(form), history=3600, encryption="aes-128",
+                    key_rotation=3)
+    out = tmp_path / "clip.mp4"
+    _clip(o, out, 18.43, 21.61, "exact")
+    idx, problems = _decode(out)
+    assert idx == [k % CYCLE for k in range(460, 541)] and problems == []
+    assert o.config.counters["inits"] == 2
+    # TS output: the fragments repackaged as MPEG-TS, whole segments, every frame there.
+    ts = tmp_path / "clip.ts"
+    clip(ts, domain=o.netloc, app="live", stream="cam1", scheme="http",
+         start=round((o.stream_start + 14.6) * NS_PER_S),
+         end=round((o.stream_start + 17.0) * NS_PER_S), cache_dir=tmp_path / "c2")
+    idx, problems = _decode(ts)
+    assert idx == [k % CYCLE for k in range(350, 450)] and problems == []
+    with av.open(str(ts)) as c:
+        assert c.format.name == "mpegts"
+        assert c.streams.video[0].codec_context.name == form.split("-")[0]

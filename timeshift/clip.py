@@ -32,6 +32,7 @@ from typing import Any, Literal
 import aiofiles
 
 from .auth import Signer
+from .cmaf import CmafSource
 from .cutplan import CutMode, CutWindow
 from .errors import GapError, UsageError, VerificationError
 from .fetch import (
@@ -371,6 +372,7 @@ async def aclip(
             raise GapError([(sel.start, sel.end)])
 
         cache = SegmentCache(cache_dir or default_cache_dir())
+        cmaf = CmafSource(session, cache, fetch)  # CMAF fragments become MPEG-TS (cmaf.py)
         tmp = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.part")
         normalizer = TimestampNormalizer()
         remuxer: Remuxer | PipeCutter | None = None
@@ -396,6 +398,7 @@ async def aclip(
                 if data is None:  # from the cache of an earlier run
                     async with aiofiles.open(path, "rb") as f:
                         data = await f.read()
+                data = await cmaf.to_ts(seg, data)
                 if remuxer is None and ts_file is None:
                     plan = _plan_cut(data, seg, sel, fmt, cut or "exact")
                     if fmt == "ts":
@@ -446,6 +449,7 @@ async def aclip(
     gap_report = _gap_report(out, final) if final.gaps else None
     if not keep_cache:
         cache.discard(sel.segments)
+        cmaf.discard()
     covered = final.covered
     if covered is not None and fmt == "ts":  # TS is not trimmed: whole segments
         covered = (final.segments[0].start, final.segments[-1].end)
