@@ -19,6 +19,8 @@ from typing import Any
 
 import pytest
 
+from timeshift.sim.origin import DEFAULT_SAMPLES
+
 _TOOLS = Path(__file__).resolve().parent.parent / "tools" / "make_samples.py"
 
 #: name -> make_samples keyword arguments
@@ -47,6 +49,8 @@ def sample_sets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[
     make = _make_samples()
 
     def get(name: str) -> Path:
+        if name == "h264":
+            return DEFAULT_SAMPLES  # the committed set
         if name not in made:
             made[name] = make(tmp_path_factory.mktemp(f"samples-{name}"), **SETS[name])
         return made[name]

@@ -21,6 +21,7 @@ from media_samples import sample_sets  # noqa: F401  (a fixture)
 
 from timeshift.clip import clip
 from timeshift.errors import RemoteError, VerificationError
+from timeshift.mpegts import keyframe_timestamps, streams
 from timeshift.playlist import InitSection, parse_playlist
 from timeshift.sim.frameindex import decode_frame_indices
 from timeshift.sim.origin import OriginServer
@@ -62,7 +63,7 @@ WINDOWS = [
     pytest.param(13.0, 14.97, id="end-on-a-leading-picture"),
 ]
 
-FORMS = ["hevc", "hevc-open", "h264-open", "h264-cmaf", "hevc-cmaf"]
+FORMS = ["h264", "hevc", "hevc-open", "h264-open", "h264-cmaf", "hevc-cmaf"]
 
 
 def _clip(o: OriginServer, out: Path, a: float, b: float, cut: str) -> dict[str, Any]:
@@ -205,3 +206,26 @@ def test_cmaf_with_aes128_and_ts_output(make_origin: Callable[..., OriginServer]
     with av.open(str(ts)) as c:
         assert c.format.name == "mpegts"
         assert c.streams.video[0].codec_context.name == form.split("-")[0]
+
+
+def _clear_random_access(data: bytes) -> bytes:
+    """The segment with every random_access_indicator cleared (as some packagers leave it)."""
+    out = bytearray(data)
+    for p in range(0, len(out) - 187, 188):
+        if out[p + 3] & 0x20 and out[p + 4] > 0:
+            out[p + 5] &= ~0x40 & 0xFF
+    return bytes(out)
+
+
+@pytest.mark.parametrize("form", ["hevc", "hevc-open"])
+def test_hevc_keyframes_in_mpeg_ts(sample_sets: Callable[[str], Path], form: str) -> None:  # noqa: F811
+    data = (sample_sets(form) / "seg_003.ts").read_bytes()
+    (video,) = [s for s in streams(data) if s.kind == "video"]
+    assert (video.stream_type, video.codec) == (0x24, "hevc")
+    with av.open(str(sample_sets(form) / "seg_003.ts")) as c:
+        keys = [p.pts for p in c.demux(c.streams.video[0]) if p.is_keyframe and p.pts is not None]
+    assert len(keys) == 2  # one IDR / CRA every 25 frames
+    # From the random-access indicator, and from the NAL unit types (IDR 19-20, CRA 21)
+    # when the packager left the indicator clear.
+    assert keyframe_timestamps(data) == keys
+    assert keyframe_timestamps(_clear_random_access(data)) == keys
