@@ -7,6 +7,7 @@ measured. Frame k % 500 is shown at stream second k/25 (10 segments of 2 s, cycl
 
 from __future__ import annotations
 
+import io
 import math
 import re
 from collections.abc import Callable
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import av
+import m3u8
 import pytest
 import requests
 from judges import chromium_play, gst_decode
@@ -23,7 +25,7 @@ from timeshift.clip import clip
 from timeshift.errors import RemoteError, VerificationError
 from timeshift.mpegts import keyframe_timestamps, streams
 from timeshift.playlist import InitSection, parse_playlist
-from timeshift.sim.frameindex import decode_frame_indices
+from timeshift.sim.frameindex import decode_frame_indices, read_frame_index
 from timeshift.sim.origin import OriginServer
 from timeshift.times import NS_PER_S
 
@@ -229,3 +231,50 @@ def test_hevc_keyframes_in_mpeg_ts(sample_sets: Callable[[str], Path], form: str
     # when the packager left the indicator clear.
     assert keyframe_timestamps(data) == keys
     assert keyframe_timestamps(_clear_random_access(data)) == keys
+
+
+@pytest.mark.parametrize("form", ["h264-cmaf", "hevc-cmaf"])
+def test_cmaf_archive_uploads_its_init_sections_and_plays(
+        make_origin: Callable[..., OriginServer], make_oss: Callable[..., Any],
+        sample_sets: Callable[[str], Path], tmp_path: Path, form: str) -> None:  # noqa: F811
+    import asyncio
+
+    import oss2
+
+    from timeshift.archive import ArchiveJob, ArchiveOptions, OssStore, archive_job
+    from timeshift.openapi.credentials import Credentials
+
+    o = make_origin(samples=sample_sets(form), history=3600)
+    oss = make_oss(buckets=("archive",))
+    store = OssStore(oss.url, "archive", Credentials("testid", "testsecret"))
+    t0 = int(o.stream_start + 10)  # 10-30 s: a wrap of the samples at 20 s, a new map
+    job = ArchiveJob(domain=o.netloc, app="live", stream="cam", start=t0 * NS_PER_S,
+                     end=(t0 + 20) * NS_PER_S, bucket="archive", endpoint=oss.url)
+    options = ArchiveOptions(scheme="http", cache_dir=tmp_path / "cache")
+    result = asyncio.run(archive_job(job, store, options))
+    assert result.ok, result.error
+    bucket = oss2.Bucket(oss2.Auth("testid", "testsecret"), oss.url, "archive")
+    index_key = result.index_key or ""
+    text = bucket.get_object(index_key).read().decode()
+    maps = re.findall(r'#EXT-X-MAP:URI="([^"]+)"', text)
+    assert len(maps) == 2 and maps[0] != maps[1]
+    # Download the index, the fragments and the init sections, and play the archive.
+    folder = tmp_path / "dl"
+    base = index_key.rsplit("/", 1)[0]
+    for name in [index_key.rsplit("/", 1)[1], *maps,
+                 *re.findall(r"^(?!#)(\S+)$", text, re.M)]:
+        target = folder / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        bucket.get_object_to_file(f"{base}/{name}", str(target))
+    assert bucket.head_object(f"{base}/{maps[0]}").content_type == "video/mp4"
+    # Every fragment decodes with the init section its #EXT-X-MAP names, in order.
+    # (FFmpeg's own HLS demuxer, reading the index, drops the first fragment after the
+    # map changes; an open question for the README, not checked here.)
+    idx = []
+    for seg in m3u8.loads(text).segments:
+        data = (folder / seg.init_section.uri).read_bytes() + (folder / seg.uri).read_bytes()
+        with av.open(io.BytesIO(data)) as c:
+            idx += [read_frame_index(f) for f in c.decode(video=0)]
+    assert idx == [k % CYCLE for k in range(250, 750)]
+    again = asyncio.run(archive_job(job, store, options))
+    assert again.ok and again.uploaded == 0

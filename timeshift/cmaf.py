@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import posixpath
 from dataclasses import replace
 
 import aiohttp
@@ -28,7 +29,7 @@ from .errors import RemoteError, UsageError
 from .fetch import FetchOptions, FetchStats, SegmentCache, fetch_segments
 from .playlist import InitSection, Segment
 
-__all__ = ["CmafSource", "fmp4_to_ts", "looks_like_mp4"]
+__all__ = ["CmafSource", "fmp4_to_ts", "init_key", "looks_like_mp4"]
 
 log = logging.getLogger(__name__)
 
@@ -123,3 +124,10 @@ class CmafSource:
         """Drop the init sections from the cache (with the segments, once a clip succeeded)."""
         self.cache.discard(self._fetched)
 
+
+
+def init_key(segment_key: str, init: InitSection) -> str:
+    """Where an archive stores an init section: beside the segment that first needs it,
+    named by its source URI (signing parameters left out), so a re-run names it the same."""
+    ident = SegmentCache.key(init.uri, init.byterange)[:16]
+    return posixpath.join(posixpath.dirname(segment_key), f"init-{ident}.mp4")

@@ -34,6 +34,7 @@ from typing import Any, Literal
 import aiofiles
 
 from ..auth import Signer
+from ..cmaf import CmafSource, init_key
 from ..errors import GapError, StoreError, TimeshiftError, UsageError
 from ..fetch import (
     FetchEvent,
@@ -335,6 +336,20 @@ async def _run(job: ArchiveJob, store: ObjectStore, opts: ArchiveOptions, templa
         previous: Segment | None = None
         previous_missing = False
 
+        # -- CMAF (issue 13): init sections uploaded once each, named by #EXT-X-MAP --
+        cmaf, init_keys = CmafSource(session, cache, opts.fetch), {}
+
+        async def cmaf_init(seg: Segment, key: str) -> str | None:
+            if seg.init is None:
+                return None
+            if seg.init not in init_keys:
+                init_keys[seg.init] = ikey = init_key(key, seg.init)
+                init = await cmaf.init_for(seg)
+                await slots.acquire()
+                uploads.append(asyncio.ensure_future(upload(seg, ikey, init, crc64(init))))
+            return init_keys[seg.init]
+        # -- end CMAF --
+
         async def upload(seg: Segment, key: str, data: bytes, crc: int) -> None:
             try:
                 have: ObjectInfo | None = existing.get(key)
@@ -344,7 +359,8 @@ async def _run(job: ArchiveJob, store: ObjectStore, opts: ArchiveOptions, templa
                         counts["skipped"] += 1
                         emit("skip", key)
                         return
-                info = await asyncio.to_thread(store.put, key, data, TS_TYPE)
+                kind = TS_TYPE if seg.init is None else "video/mp4"  # CMAF: init, fragments
+                info = await asyncio.to_thread(store.put, key, data, kind)
                 if info.crc64 is not None and info.crc64 != crc:
                     raise StoreError("the stored object's CRC-64 differs from the segment's",
                                      code="InconsistentError", bucket=store.bucket, key=key)
@@ -375,7 +391,8 @@ async def _run(job: ArchiveJob, store: ObjectStore, opts: ArchiveOptions, templa
                     archived.append(ArchivedSegment(
                         keys[seg.sequence], seg.sequence, seg.start, seg.duration, len(data),
                         crc, discontinuity=bool(archived) and (
-                            seg.discontinuity or previous_missing or jump)))
+                            seg.discontinuity or previous_missing or jump),
+                        init=await cmaf_init(seg, keys[seg.sequence])))
                     previous, previous_missing = seg, False
                     counts["done"] += 1
                     await slots.acquire()
@@ -414,6 +431,7 @@ async def _run(job: ArchiveJob, store: ObjectStore, opts: ArchiveOptions, templa
     await asyncio.to_thread(store.put, index_key, build_index(archived, index_key).encode(),
                             M3U8_TYPE)
     cache.discard(sel.segments)
+    cmaf.discard()
     return JobResult(job, "ok", segments=len(archived), uploaded=counts["uploaded"],
                      skipped=counts["skipped"], bytes=counts["bytes"],
                      duration=sum(s.duration for s in archived),
