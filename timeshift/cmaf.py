@@ -73,17 +73,31 @@ class CmafSource:
 
     ``await to_ts(seg, data)`` returns the bytes to feed the cut; the init section the
     segment names is fetched once (through ``fetch_segments`` and its cache) and kept.
+    Without a ``session`` it opens its own on first use (``await aclose()`` closes it).
     """
 
-    def __init__(self, session: aiohttp.ClientSession, cache: SegmentCache,
+    def __init__(self, session: aiohttp.ClientSession | None, cache: SegmentCache,
                  opts: FetchOptions) -> None:
         self.session, self.cache, self.opts = session, cache, opts
+        self._own: aiohttp.ClientSession | None = None
         self.stats = FetchStats()
         self._inits: dict[InitSection, bytes] = {}
         self._fetched: list[Segment] = []
 
+    async def aclose(self) -> None:
+        if self._own is not None:
+            await self._own.close()
+            self._own = None
+
     async def _fetch(self, seg: Segment) -> bytes:
-        async for _, path, data in fetch_segments(self.session, [seg], self.cache, self.opts,
+        session = self.session
+        if session is None:
+            if self._own is None:
+                from .fetch import make_client_session
+
+                self._own = make_client_session(self.opts)
+            session = self._own
+        async for _, path, data in fetch_segments(session, [seg], self.cache, self.opts,
                                                   self.stats):
             if path is None:
                 raise RemoteError("the init section (#EXT-X-MAP) is gone", url=seg.uri)
