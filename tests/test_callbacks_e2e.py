@@ -304,7 +304,7 @@ def test_origin_retries_a_failed_callback_as_the_service_does() -> None:
     answers 200 is given up after 1 + 5 tries, and the origin goes on."""
     from aiohttp import web
 
-    from timeshift.sim.server import BackgroundServer
+    from timeshift.localserver import BackgroundServer
 
     seen: list[dict[str, str]] = []
 

@@ -102,6 +102,7 @@ def _fetched(o: OriginServer, a: float, b: float, cache: Path) -> list[tuple[int
     import asyncio
 
     from timeshift.fetch import (
+        Fetched,
         FetchStats,
         SegmentCache,
         fetch_segments,
@@ -117,8 +118,9 @@ def _fetched(o: OriginServer, a: float, b: float, cache: Path) -> list[tuple[int
     async def run() -> list[tuple[int, bytes]]:
         async with make_client_session(FetchOptions()) as session:
             segs = parse_playlist(await fetch_text(session, url), url).segments
-            return [(seg.sequence, data or b"") async for seg, _, data in fetch_segments(
-                session, segs, SegmentCache(cache), FetchOptions(), FetchStats())]
+            return [(p.segment.sequence, p.data if isinstance(p, Fetched) else b"")
+                    async for p in fetch_segments(session, segs, SegmentCache(cache),
+                                                  FetchOptions(), FetchStats())]
 
     return asyncio.run(run())
 

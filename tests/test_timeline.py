@@ -10,8 +10,8 @@ from aiohttp import web
 from timeshift.auth import Signer
 from timeshift.errors import AuthError, RemoteError, TimelineError, TransportError, UsageError
 from timeshift.http import make_session
+from timeshift.localserver import BackgroundServer
 from timeshift.sim.origin import OriginServer
-from timeshift.sim.server import BackgroundServer
 from timeshift.timeline import Span, Timeline, clip_spans, find_gaps, merge_spans, query_timeline
 
 W = Span(100, 200)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from typing import TYPE_CHECKING
+
 from .auth import Signer
 from .errors import (
     AuthError,
@@ -21,9 +23,11 @@ from .errors import (
     UsageError,
     VerificationError,
 )
-from .timeline import Span, Timeline, query_timeline
 from .times import LhsParam, format_iso, parse_duration, parse_time
 from .urls import Mode, TimeshiftURL, parse_url, timeline_url
+
+if TYPE_CHECKING:
+    from .timeline import Span, Timeline, query_timeline
 
 __all__ = [
     "AuthError",
@@ -50,3 +54,13 @@ __all__ = [
     "query_timeline",
     "timeline_url",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # `timeshift --help` and `timeshift url` must start fast, and the timeline's query pulls in
+    # requests: its names are imported when first used (PEP 562), not with the package.
+    if name in ("Span", "Timeline", "query_timeline"):
+        from . import timeline
+
+        return getattr(timeline, name)
+    raise AttributeError(f"module 'timeshift' has no attribute {name!r}")

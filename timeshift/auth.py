@@ -182,7 +182,9 @@ class Signer:
                 expected = self.hash_c(uri, ts) if self.type == "C" else self.hash_f(uri, ts)
         except ValueError:
             return VerifyResult(False, "malformed signature")
-        if not hmac.compare_digest(expected, digest):
+        # As bytes: the digest comes from the request, and a non-ASCII str would make
+        # compare_digest raise instead of simply not matching.
+        if not hmac.compare_digest(expected.encode(), digest.encode("utf-8", "surrogatepass")):
             return VerifyResult(False, "signature mismatch")
         if current > ts + self.ttl:
             return VerifyResult(False, "expired")

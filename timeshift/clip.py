@@ -1,19 +1,20 @@
-"""Cut a window of a past live stream into an MP4 (or TS): the clip pipeline.
+"""Cut a window of a past live stream into an MP4 (or TS): the clip feature.
 
-1. Select (pure, :mod:`timeshift.playlist`): the VOD playlist of the window, every
-   segment placed in wall-clock time, the segments covering ``[start, end)``, the gaps.
-2. Fetch (:mod:`timeshift.fetch`): in parallel into a resumable cache.
-3. Cut: segments stream in order, while later ones download, timestamps made
-   continuous across discontinuities (:mod:`timeshift.mpegts`), into
-   * the frame-exact cutter (:mod:`timeshift.smartcut`, the default for MP4): whole GOPs
-     copied, the partial GOPs at the edges re-encoded, audio trimmed to the sample; or
-   * ffmpeg's stdin (:mod:`timeshift.remux`, ``cut="keyframe"``): stream copy from the
-     keyframe at or before ``start``.
-4. Verify: the written file is probed (duration, streams, first and last timestamps);
-   one that misses the window by more than a frame is an error, not a clip.
+The window runs through the shared pipeline (:func:`timeshift.pipeline.run_window`:
+plan, parallel fetch into a resumable cache, segments in order, gap accounting) into a
+:class:`ClipSink`, which on the first segment with data plans the cut and opens the one
+media sink (:mod:`timeshift.sinks`) the plan calls for:
 
-The output appears only when complete and verified (temporary name, then rename); gaps
-are never silent: without ``allow_gaps`` they fail the clip after a gap report is written.
+* :class:`ExactPlan` → the frame-exact cutter (:mod:`timeshift.smartcut`, the default for
+  MP4): whole GOPs copied, the partial GOPs at the edges re-encoded, audio trimmed;
+* :class:`KeyframePlan` → ffmpeg's stdin (:mod:`timeshift.remux`, ``cut="keyframe"``):
+  stream copy from the keyframe at or before ``start``;
+* :class:`SegmentsPlan` → a TS file of whole segments.
+
+Then verify: the written file is probed (duration, streams, first and last timestamps);
+one that misses the window by more than a frame is an error, not a clip. The output
+appears only when complete and verified (temporary name, then rename); gaps are never
+silent: without ``allow_gaps`` they fail the clip after a gap report is written.
 """
 
 from __future__ import annotations
@@ -22,45 +23,32 @@ import asyncio
 import json
 import logging
 import os
-import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
-
-import aiofiles
 
 from .auth import Signer
 from .cmaf import CmafSource
 from .cutplan import CutMode, CutWindow
-from .errors import GapError, UsageError, VerificationError
-from .fetch import (
-    FetchEvent,
-    FetchOptions,
-    FetchStats,
-    SegmentCache,
-    default_cache_dir,
-    fetch_segments,
-    make_client_session,
-)
+from .errors import UsageError, VerificationError
+from .fetch import FetchOptions, SegmentCache, default_cache_dir
 from .mpegts import (
     PTS_CLOCK,
-    TimestampNormalizer,
     decode_timestamp,
     first_timestamps,
     keyframe_timestamps,
     streams,
 )
 from .mpegts import start_timestamp as ts_start
-from .plan import plan_window, resolve_source
-from .playlist import (
-    Segment,
-    Selection,
-)
-from .remux import MuxPlan, Remuxer, mp4_command
-from .remux import ffmpeg_exe as find_ffmpeg
-from .smartcut import CutStats, PipeCutter, exact_cut_supported
+from .pieces import Fetched
+from .pipeline import PlaylistSource, WindowEvent, WindowOptions, WindowRun, run_window
+from .plan import resolve_source
+from .playlist import Segment, Selection
+from .remux import MuxPlan
+from .sinks import ExactCutSink, MediaSink, RemuxSink, TsFileSink
+from .smartcut import CutStats, exact_cut_supported
 from .times import NS_PER_S, format_iso
 
 __all__ = ["CUT_MODES", "ClipProgress", "ClipResult", "aclip", "clip", "probe_media"]
@@ -224,25 +212,58 @@ def _gap_report(path: Path, sel: Selection) -> Path:
 
 
 @dataclass(frozen=True)
-class _Plan:
-    """Where the clip starts and ends, for the cutter chosen."""
+class SegmentsPlan:
+    """TS output: whole segments, untouched, nothing to cut or check."""
 
-    mode: str  # exact, keyframe, reencode, or segments (TS)
-    mux: MuxPlan  # the keyframe cut's ffmpeg plan
-    window: CutWindow | None  # the exact/reencode cut's window
     kept_from: float  # wall-clock time of the first frame kept
+    note: str = ""
+
+    mode = "segments"
+    slack = 0.0
+
+    def expected_for(self, frame: float) -> float | None:
+        return None
+
+
+@dataclass(frozen=True)
+class KeyframePlan:
+    """Stream copy with ffmpeg from the keyframe at or before the start."""
+
+    mux: MuxPlan  # where ffmpeg starts and how long it runs
+    kept_from: float  # wall-clock time of the keyframe the clip starts on
     expected: float | None  # the duration the output must have (None: not checked)
     slack: float  # how much more than one frame the probed duration may be off
     note: str = ""
-    #: For an exact cut, the window and where the frame grid starts (wall clock): the
-    #: frames kept are those on screen in the window, so a start or end inside a frame
-    #: widens the clip to that frame's edge.
-    grid: tuple[float, float, float] | None = None
+
+    mode = "keyframe"
+
+    def expected_for(self, frame: float) -> float | None:
+        return self.expected
+
+
+@dataclass(frozen=True)
+class ExactPlan:
+    """The frame-exact cut (or the whole window re-encoded): ``window`` in stream ticks.
+
+    ``grid`` is where the frame grid starts and the window (wall clock): the frames kept
+    are those on screen in the window, so a start or end inside a frame widens the clip
+    to that frame's edge.
+    """
+
+    window: CutWindow
+    kept_from: float
+    expected: float
+    grid: tuple[float, float, float]
+    note: str = ""
+
+    slack = 0.0
+
+    @property
+    def mode(self) -> str:
+        return self.window.mode
 
     def expected_for(self, frame: float) -> float | None:
         """The duration the clip must have, once the frame duration is known."""
-        if self.expected is None or self.grid is None:
-            return self.expected
         origin, start, end = self.grid
 
         def phase(t: float) -> float:
@@ -252,8 +273,11 @@ class _Plan:
         return self.expected + phase(start) + (frame - phase(end)) % frame
 
 
+CutPlan = SegmentsPlan | KeyframePlan | ExactPlan
+
+
 def _plan_cut(first: bytes, seg: Segment, sel: Selection, out_format: str,
-              cut: CutMode) -> _Plan:
+              cut: CutMode) -> CutPlan:
     """Where the cut goes: from the first segment that has data and the selection.
 
     Wall-clock times map onto the normalized stream from its first video frame (the
@@ -261,13 +285,12 @@ def _plan_cut(first: bytes, seg: Segment, sel: Selection, out_format: str,
     counts only covered time.
     """
     if out_format == "ts":
-        return _Plan("segments", MuxPlan(), None, seg.start, None, 0.0)
+        return SegmentsPlan(seg.start)
     base = ts_start(first)
     infos = streams(first)
     video = [s for s in infos if s.kind == "video"]
     if base is None:
-        return _Plan("keyframe", MuxPlan(duration=sel.end - seg.start), None, seg.start,
-                     None, 0.0)
+        return KeyframePlan(MuxPlan(duration=sel.end - seg.start), seg.start, None, 0.0)
     anchor = first_timestamps(first).get(video[0].pid, base) if video else base
     note = ""
     if cut != "keyframe":
@@ -278,8 +301,7 @@ def _plan_cut(first: bytes, seg: Segment, sel: Selection, out_format: str,
                           for s in sel.segments)
             start = round((begin - seg.start) * PTS_CLOCK)
             window = CutWindow(start, start + round(covered * PTS_CLOCK), cut)
-            return _Plan(cut, MuxPlan(), window, begin, covered, 0.0,
-                         grid=(seg.start, begin, sel.end))
+            return ExactPlan(window, begin, covered, (seg.start, begin, sel.end))
         note = f"{cut} cut needs H.264 video (found {codec}): cut at the keyframe instead"
         log.warning(note)
     target = anchor + round((sel.start - seg.start) * PTS_CLOCK)
@@ -292,8 +314,118 @@ def _plan_cut(first: bytes, seg: Segment, sel: Selection, out_format: str,
     dts = decode_timestamp(first, key)
     seek = (dts - base) / PTS_CLOCK - 0.001
     # The end is cut in decode order: B-frames may run past it by the reorder depth.
-    return _Plan("keyframe", MuxPlan(seek=seek if seek > 0 else None, duration=covered), None,
-                 kept_from, covered, (key - dts) / PTS_CLOCK, note)
+    return KeyframePlan(MuxPlan(seek=seek if seek > 0 else None, duration=covered), kept_from,
+                        covered, (key - dts) / PTS_CLOCK, note)
+
+
+def _open_sink(plan: CutPlan, tmp: Path, ffmpeg: str | None) -> MediaSink:
+    """The one writer a plan calls for."""
+    if isinstance(plan, SegmentsPlan):
+        return TsFileSink(tmp)
+    if isinstance(plan, ExactPlan):
+        return ExactCutSink(tmp, plan.window)
+    return RemuxSink(tmp, plan.mux, ffmpeg)
+
+
+@dataclass(frozen=True)
+class _Written:
+    """What the clip sink made: the plan it followed, the probed media, the cut's stats."""
+
+    plan: CutPlan
+    media: dict[str, Any]
+    cut: CutStats | None
+
+
+class ClipSink:
+    """The clip's output: on the first segment with data, plans the cut and opens the
+    one media sink the plan calls for; on finish, probes and verifies the file and
+    renames it into place (never a half or wrong clip under ``output``'s name)."""
+
+    def __init__(self, output: Path, fmt: str, cut: CutMode, ffmpeg: str | None,
+                 cmaf: CmafSource) -> None:
+        self.output, self.fmt, self.cut, self.ffmpeg = output, fmt, cut, ffmpeg
+        self.cmaf = cmaf  # CMAF fragments become MPEG-TS on arrival (cmaf.py, issue 13)
+        self.tmp = output.with_name(f".{output.name}.{uuid.uuid4().hex[:8]}.part")
+        self._sel: Selection | None = None
+        self._plan: CutPlan | None = None
+        self._writer: MediaSink | None = None
+        self._warm_av: asyncio.Future[Any] | None = None
+
+    async def start(self, selection: Selection) -> None:
+        self._sel = selection
+        # PyAV is needed only to probe the finished file; importing it now overlaps the download.
+        self._warm_av = asyncio.ensure_future(asyncio.to_thread(__import__, "av"))
+
+    async def write(self, piece: Fetched) -> None:
+        if piece.segment.init is not None:
+            piece = replace(piece, data=await self.cmaf.to_ts(piece.segment, piece.data))
+        if self._writer is None:
+            assert self._sel is not None
+            self._plan = _plan_cut(piece.data, piece.segment, self._sel, self.fmt, self.cut)
+            self._writer = _open_sink(self._plan, self.tmp, self.ffmpeg)
+            await self._writer.start(self._sel)
+        await self._writer.write(piece)
+
+    async def finish(self, final: Selection) -> _Written:
+        assert self._writer is not None and self._plan is not None and self._warm_av is not None
+        await self.cmaf.aclose()
+        cut_stats = await self._writer.finish(final)
+        await self._warm_av
+        media = await asyncio.to_thread(probe_media, self.tmp)
+        if not final.gaps:
+            video = [m for m in media["streams"] if m["type"] == "video"]
+            fps = video[0].get("fps") if video else None
+            frame = 1 / fps if fps else 0.04
+            expected = self._plan.expected_for(frame)
+            if expected is not None:
+                _verify(media, expected, frame + self._plan.slack, self.output)
+        os.replace(self.tmp, self.output)
+        return _Written(self._plan, media, cut_stats)
+
+    async def abort(self) -> None:
+        try:
+            await self.cmaf.aclose()
+            if self._writer is not None:
+                await self._writer.abort()
+        finally:
+            self.tmp.unlink(missing_ok=True)
+
+
+def _check_output(out: Path, fmt: str, cut: CutMode | None, fetch: FetchOptions) -> None:
+    """Refuse what cannot work before anything is fetched."""
+    if fmt not in ("mp4", "ts"):
+        raise UsageError(f"output format must be mp4 or ts, got {fmt!r}", field="output")
+    if not out.parent.exists():
+        raise UsageError(f"the folder {out.parent} does not exist", field="output")
+    if cut is not None and cut not in CUT_MODES:
+        raise UsageError(f"expected one of {', '.join(CUT_MODES)}, got {cut!r}", field="cut")
+    if fmt == "ts" and cut is not None:
+        raise UsageError("TS output is whole segments, not cut; write .mp4 to cut",
+                         field="cut")
+    if fetch.concurrency < 1:
+        raise UsageError("must be at least 1", field="concurrency")
+
+
+def _result(out: Path, run: WindowRun[_Written], fmt: str) -> ClipResult:
+    """The clip's summary from the pipeline's run and what the sink wrote."""
+    sel, final, stats, written = run.selection, run.final, run.stats, run.report
+    covered = final.covered
+    if covered is not None and fmt == "ts":  # TS is not trimmed: whole segments
+        covered = (final.segments[0].start, final.segments[-1].end)
+    elif covered is not None:  # a keyframe cut starts at the keyframe, maybe before the window
+        covered = (written.plan.kept_from, covered[1])
+    cut_info: dict[str, Any] = {"mode": written.plan.mode}
+    if written.cut is not None:
+        cut_info.update(written.cut.to_dict())
+    if written.plan.note:
+        cut_info["notes"] = [*cut_info.get("notes", []), written.plan.note]
+    return ClipResult(
+        output=out, requested=(sel.start, sel.end), covered=covered,
+        duration=written.media.get("duration"), segments=stats.segments + stats.cached,
+        bytes=stats.bytes, retries=stats.retries, gaps=tuple(g.to_dict() for g in final.gaps),
+        elapsed=run.elapsed, cached=stats.cached, hedges=stats.hedges,
+        gap_report=_gap_report(out, final) if final.gaps else None, media=written.media,
+        cut=cut_info)
 
 
 async def aclip(
@@ -333,140 +465,30 @@ async def aclip(
         VerificationError: the written clip misses the window by more than a frame.
         AuthError, RemoteError, TransportError, ForeignHostError, FfmpegError, CutError: as named.
     """
-    began = time.monotonic()
     out = Path(output)
     fmt = output_format or ("ts" if out.suffix.lower() == ".ts" else "mp4")
-    if fmt not in ("mp4", "ts"):
-        raise UsageError(f"output format must be mp4 or ts, got {fmt!r}", option="-o")
-    if not out.parent.exists():
-        raise UsageError(f"the folder {out.parent} does not exist", option="-o")
-    if cut is not None and cut not in CUT_MODES:
-        raise UsageError(f"expected one of {', '.join(CUT_MODES)}, got {cut!r}", option="--cut")
-    if fmt == "ts" and cut is not None:
-        raise UsageError("TS output is whole segments, not cut; write .mp4 to cut",
-                         option="--cut")
     fetch = fetch or FetchOptions()
-    if fetch.concurrency < 1:
-        raise UsageError("must be at least 1", option="--concurrency")
-    source = resolve_source(url, domain, app, stream, start, end, scheme, signer)
-    stats = FetchStats()
-    total = 0
+    _check_output(out, fmt, cut, fetch)
+    source = PlaylistSource(resolve_source(url, domain, app, stream, start, end, scheme, signer),
+                            signer, allowed_hosts)
+    options = WindowOptions(fetch, cache_dir, keep_cache, allow_gaps,
+                            gap_report=lambda sel: _gap_report(out, sel))
 
-    def emit(kind: str, detail: str = "") -> None:
+    def on_event(ev: WindowEvent) -> None:
         if progress is not None:
-            done = stats.segments + stats.cached + len(stats.missing)
-            progress(ClipProgress(kind, done, total, stats.bytes, stats.retries,
-                                  time.monotonic() - began, detail))
+            progress(ClipProgress("mux" if ev.kind == "finish" else ev.kind, ev.done, ev.total,
+                                  ev.stats.bytes, ev.stats.retries, ev.elapsed, ev.detail))
 
-    # PyAV is needed only to probe the finished file; importing it now overlaps the download.
-    warm_av = asyncio.ensure_future(asyncio.to_thread(__import__, "av"))
-    async with make_client_session(fetch) as session:
-        sel = (await plan_window(session, source, signer=signer,
-                                 allowed_hosts=allowed_hosts)).selection
-        total = len(sel.segments)
-        emit("plan", f"{total} segments, {len(sel.gaps)} gap(s)")
-        if sel.gaps and not allow_gaps:
-            report = _gap_report(out, sel)
-            raise GapError([(g.start, g.end) for g in sel.gaps], report=str(report))
-        if not sel.segments:
-            raise GapError([(sel.start, sel.end)])
-
-        cache = SegmentCache(cache_dir or default_cache_dir())
-        cmaf = CmafSource(session, cache, fetch)  # CMAF fragments become MPEG-TS (cmaf.py)
-        tmp = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.part")
-        normalizer = TimestampNormalizer()
-        remuxer: Remuxer | PipeCutter | None = None
-        ts_file: Any = None
-        plan: _Plan | None = None
-        cut_stats: CutStats | None = None
-        failed_gap = False
-        previous_missing = False
-
-        def on_fetch(ev: FetchEvent) -> None:
-            emit(ev.kind, ev.detail)
-
-        try:
-            async for seg, path, data in fetch_segments(session, sel.segments, cache, fetch,
-                                                        stats, on_fetch):
-                if path is None:
-                    previous_missing = True
-                    if not allow_gaps:
-                        failed_gap = True
-                    continue
-                if failed_gap:
-                    continue  # keep fetching into the cache for a re-run, but mux nothing
-                if data is None:  # from the cache of an earlier run
-                    async with aiofiles.open(path, "rb") as f:
-                        data = await f.read()
-                data = await cmaf.to_ts(seg, data)
-                if remuxer is None and ts_file is None:
-                    plan = _plan_cut(data, seg, sel, fmt, cut or "exact")
-                    if fmt == "ts":
-                        ts_file = await aiofiles.open(tmp, "wb")
-                    elif plan.window is not None:
-                        remuxer = await PipeCutter(tmp, plan.window).start()
-                    else:
-                        argv = mp4_command(tmp, plan.mux, exe=ffmpeg or find_ffmpeg())
-                        remuxer = await Remuxer(argv).start()
-                fixed = normalizer.feed(data, seg.duration, seg.discontinuity or previous_missing)
-                previous_missing = False
-                if remuxer is not None:
-                    await remuxer.write(fixed)
-                else:
-                    await ts_file.write(fixed)
-            if failed_gap:
-                final = sel.with_missing(stats.missing)
-                report = _gap_report(out, final)
-                raise GapError([(g.start, g.end) for g in final.gaps], report=str(report))
-            emit("mux", "finishing the output")
-            if isinstance(remuxer, PipeCutter):
-                cut_stats = await remuxer.finish()
-            elif remuxer is not None:
-                await remuxer.finish()
-            elif ts_file is not None:
-                await ts_file.close()
-                ts_file = None
-            else:
-                raise GapError([(sel.start, sel.end)])  # every listed segment was gone
-            assert plan is not None
-            final = sel.with_missing(stats.missing)
-            await warm_av
-            media = await asyncio.to_thread(probe_media, tmp)
-            if plan.expected is not None and not final.gaps:
-                video = [m for m in media["streams"] if m["type"] == "video"]
-                fps = video[0].get("fps") if video else None
-                frame = 1 / fps if fps else 0.04
-                _verify(media, plan.expected_for(frame) or 0.0, frame + plan.slack, out)
-            os.replace(tmp, out)
-        except BaseException:
-            if remuxer is not None:
-                await remuxer.abort()
-            if ts_file is not None:
-                await ts_file.close()
-            tmp.unlink(missing_ok=True)
-            raise
-
-    gap_report = _gap_report(out, final) if final.gaps else None
+    cmaf = CmafSource(None, SegmentCache(cache_dir or default_cache_dir()), fetch)
+    run = await run_window(source, options, ClipSink(out, fmt, cut or "exact", ffmpeg, cmaf),
+                           on_event)
     if not keep_cache:
-        cache.discard(sel.segments)
-        cmaf.discard()
-    covered = final.covered
-    if covered is not None and fmt == "ts":  # TS is not trimmed: whole segments
-        covered = (final.segments[0].start, final.segments[-1].end)
-    elif covered is not None:  # a keyframe cut starts at the keyframe, maybe before the window
-        covered = (plan.kept_from, covered[1])
-    cut_info: dict[str, Any] = {"mode": plan.mode}
-    if cut_stats is not None:
-        cut_info.update(cut_stats.to_dict())
-    if plan.note:
-        cut_info["notes"] = [*cut_info.get("notes", []), plan.note]
-    result = ClipResult(
-        output=out, requested=(sel.start, sel.end), covered=covered,
-        duration=media.get("duration"), segments=stats.segments + stats.cached,
-        bytes=stats.bytes, retries=stats.retries, gaps=tuple(g.to_dict() for g in final.gaps),
-        elapsed=time.monotonic() - began, cached=stats.cached, hedges=stats.hedges,
-        gap_report=gap_report, media=media, cut=cut_info)
-    emit("finished", str(out))
+        cmaf.discard()  # the init sections, with the segments
+    result = _result(out, run, fmt)
+    if progress is not None:
+        total = len(run.selection.segments)
+        progress(ClipProgress("finished", total, total, run.stats.bytes, run.stats.retries,
+                              result.elapsed, str(out)))
     return result
 
 

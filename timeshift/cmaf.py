@@ -27,6 +27,7 @@ import aiohttp
 
 from .errors import RemoteError, UsageError
 from .fetch import FetchOptions, FetchStats, SegmentCache, fetch_segments
+from .pieces import Fetched
 from .playlist import InitSection, Segment
 
 __all__ = ["CmafSource", "fmp4_to_ts", "init_key", "looks_like_mp4"]
@@ -97,12 +98,11 @@ class CmafSource:
 
                 self._own = make_client_session(self.opts)
             session = self._own
-        async for _, path, data in fetch_segments(session, [seg], self.cache, self.opts,
-                                                  self.stats):
-            if path is None:
+        async for piece in fetch_segments(session, [seg], self.cache, self.opts, self.stats):
+            if not isinstance(piece, Fetched):
                 raise RemoteError("the init section (#EXT-X-MAP) is gone", url=seg.uri)
             self._fetched.append(seg)
-            return data if data is not None else await asyncio.to_thread(path.read_bytes)
+            return piece.data
         raise RemoteError("the init section (#EXT-X-MAP) was not fetched", url=seg.uri)
 
     async def init_for(self, seg: Segment) -> bytes:

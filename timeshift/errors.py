@@ -13,12 +13,17 @@
     ├── ForeignHostError            exit 1: a playlist names a host outside its origin
     ├── TransportError              exit 1: no usable answer (connection, timeout, truncated body)
     ├── PayloadError                a callback from the service is malformed (the receiver answers 400)
-    ├── CutError                    exit 1: the media could not be cut (decode, encode or mux failed)
-    ├── VerificationError           exit 1: the written clip does not hold what was asked for
+    ├── MediaError                  exit 1: the media could not be made into the output
+    │   ├── CutError                the frame-exact cutter could not demux, decode, encode or mux
+    │   ├── FfmpegError             ffmpeg exited with an error (its last stderr lines kept)
+    │   └── VerificationError       the written clip does not hold what was asked for
     └── GapError                    exit 3: the asked-for window has gaps and gaps were not allowed
 
 Errors carry structured fields and build their message in ``__str__`` so that
-callers (the CLI's ``--json``, logs) can use the fields without parsing text.
+callers (the CLI's ``--json``, logs) can use the fields without parsing text. Errors
+speak in values, the CLI in flags: a :class:`UsageError` names the ``field`` at fault
+as the library calls it (``end``, ``time_format``, ``template``), and the CLI turns it
+into its flag through one table (:data:`timeshift.cli.options.FLAGS`).
 No error ever holds a secret: URLs are passed through :func:`redact_url` first.
 """
 
@@ -31,8 +36,10 @@ __all__ = [
     "ApiError",
     "AuthError",
     "CutError",
+    "FfmpegError",
     "ForeignHostError",
     "GapError",
+    "MediaError",
     "NotFoundError",
     "PayloadError",
     "RemoteError",
@@ -78,25 +85,47 @@ class TimeshiftError(Exception):
 class UsageError(TimeshiftError, ValueError):
     """The caller's input is wrong; the message says what to give instead.
 
-    ``option`` names the flag or argument at fault when known (``--zone``).
+    ``field`` names the value at fault as the library calls it (a parameter: ``end``,
+    ``time_format``, ``template``). Code that speaks in flags itself (the CLI, the
+    local servers' command lines) gives ``option`` (``--zone``) instead.
     """
 
     exit_code = 2
 
-    def __init__(self, message: str, *, option: str | None = None) -> None:
+    def __init__(self, message: str, *, field: str | None = None,
+                 option: str | None = None) -> None:
         super().__init__(message)
-        self.option = option
+        self.field = field
+        self.given_option = option
+
+    @property
+    def option(self) -> str | None:
+        """The flag given, else the conventional spelling of ``field`` (``time_format`` →
+        ``--time-format``); the CLI renders through its own table instead."""
+        if self.given_option:
+            return self.given_option
+        return None if self.field is None else "--" + self.field.replace("_", "-")
 
     def __str__(self) -> str:
-        return f"{self.option}: {self.message}" if self.option else self.message
+        where = self.given_option or self.field
+        return f"{where}: {self.message}" if where else self.message
 
     def with_option(self, option: str) -> UsageError:
-        """The same error, attributed to a CLI flag (kept if one is already set)."""
+        """The same error, attributed to a CLI flag (kept if a field or flag is already set)."""
         if self.option:
             return self
-        err = type(self)(self.message, option=option)
+        return self.for_option(option)
+
+    def for_option(self, option: str) -> UsageError:
+        """The same error, attributed to ``option`` whatever it named before."""
+        err = type(self)(self.message, field=self.field, option=option)
         err.__cause__ = self.__cause__
         return err
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        out["field"] = self.field
+        return out
 
 
 class RemoteError(TimeshiftError):
@@ -230,11 +259,31 @@ class PayloadError(TimeshiftError):
         return out
 
 
-class CutError(TimeshiftError):
+class MediaError(TimeshiftError):
+    """The segments were fetched but could not be made into the output."""
+
+
+class CutError(MediaError):
     """The frame-exact cut failed: FFmpeg could not demux, decode, encode or mux the stream."""
 
 
-class VerificationError(TimeshiftError):
+class FfmpegError(MediaError):
+    """ffmpeg exited with an error; ``stderr`` holds its last lines."""
+
+    def __init__(self, returncode: int, stderr: str) -> None:
+        super().__init__(f"ffmpeg exited with {returncode}")
+        self.returncode = returncode
+        self.stderr = stderr
+
+    def __str__(self) -> str:
+        tail = " | ".join(self.stderr.strip().splitlines()[-3:])
+        return f"{self.message}: {tail}" if tail else self.message
+
+    def to_dict(self) -> dict[str, Any]:
+        return super().to_dict() | {"returncode": self.returncode}
+
+
+class VerificationError(MediaError):
     """The clip was written but probing it shows it misses the request (so it is not kept).
 
     ``expected`` and ``probed`` are durations in seconds; ``tolerance`` is what was allowed.

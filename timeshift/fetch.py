@@ -39,9 +39,10 @@ import re
 import statistics
 import time
 import uuid
-from collections.abc import AsyncGenerator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import aiofiles
@@ -51,9 +52,11 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from .errors import AuthError, NotFoundError, RemoteError, TransportError, redact_url
 from .http import SIGNING_HINT
+from .pieces import Fetched, Missing, Piece
 from .playlist import ByteRange, Key, Segment
 
-__all__ = ["FetchEvent", "FetchOptions", "FetchStats", "SegmentCache", "default_cache_dir",
+__all__ = ["FetchEvent", "FetchOptions", "FetchStats", "Fetched", "Missing", "Piece", "SegmentCache",
+           "default_cache_dir",
            "fetch_segments", "fetch_text", "make_client_session"]
 
 log = logging.getLogger(__name__)
@@ -457,20 +460,32 @@ def make_client_session(opts: FetchOptions) -> aiohttp.ClientSession:
                                  auto_decompress=False)
 
 
+async def _aiter(segments: Sequence[Segment] | AsyncIterable[Segment]) -> AsyncIterator[Segment]:
+    if isinstance(segments, AsyncIterable):
+        async for seg in segments:
+            yield seg
+    else:
+        for seg in segments:
+            yield seg
+
+
 async def fetch_segments(
     session: aiohttp.ClientSession,
-    segments: Sequence[Segment],
+    segments: Sequence[Segment] | AsyncIterable[Segment],
     cache: SegmentCache,
     opts: FetchOptions,
     stats: FetchStats,
     emit: Callable[[FetchEvent], None] = lambda e: None,
-) -> AsyncGenerator[tuple[Segment, Path | None, bytes | None], None]:
-    """Fetch segments in parallel; yield ``(segment, path, bytes)`` in playlist order.
+) -> AsyncGenerator[Piece, None]:
+    """Fetch segments in parallel; yield one :data:`~timeshift.pieces.Piece` per segment,
+    in the order given.
 
-    ``path`` is None for a segment the origin no longer has (a gap); ``bytes`` is None
-    when the segment came from the cache (read it from ``path``). Bytes are plaintext:
-    AES-128 segments are decrypted, byte-range segments cut to their range. At most
-    ``opts.concurrency`` requests are in flight, started in playlist order, and at most
+    A :class:`~timeshift.pieces.Fetched` holds the plaintext bytes (AES-128 segments
+    decrypted, byte-range segments cut to their range; a segment from the cache of an
+    earlier run is read back); a :class:`~timeshift.pieces.Missing` is a segment the
+    origin no longer has (a gap). ``segments`` may be an async iterable (a source that
+    learns of segments as they are published): requests start as segments arrive. At
+    most ``opts.concurrency`` requests are in flight, started in order, and at most
     ``run_ahead`` finished segments wait for the consumer, so memory does not grow with
     the window's length.
     """
@@ -478,22 +493,53 @@ async def fetch_segments(
     gate = asyncio.Semaphore(opts.concurrency)
     run_ahead = max(2 * opts.concurrency, 8)
 
-    async def one(seg: Segment, index: int) -> tuple[Path, bytes | None] | None:
+    async def one(seg: Segment, index: int) -> Piece:
         async with gate:
-            return await fetcher.fetch(seg, index)
+            got = await fetcher.fetch(seg, index)
+        if got is None:
+            return Missing(seg, index)
+        path, data = got
+        if data is None:  # from the cache of an earlier run
+            async with aiofiles.open(path, "rb") as f:
+                return Fetched(seg, index, await f.read(), path, cached=True)
+        return Fetched(seg, index, data, path)
 
-    tasks: dict[int, asyncio.Future[tuple[Path, bytes | None] | None]] = {}
+    # A producer starts each segment's fetch as the source names it; the consumer takes
+    # them in order. The queue bounds how far the producer runs ahead.
+    started: asyncio.Queue[asyncio.Future[Piece] | None] = asyncio.Queue(run_ahead)
+    tasks: list[asyncio.Future[Piece]] = []
+
+    async def produce() -> None:
+        index = 0
+        async for seg in _aiter(segments):
+            task = asyncio.ensure_future(one(seg, index))
+            tasks.append(task)
+            await started.put(task)
+            index += 1
+        await started.put(None)
+
+    producer = asyncio.ensure_future(produce())
+    getter: asyncio.Future[asyncio.Future[Piece] | None] | None = None
     try:
-        for i, seg in enumerate(segments):
-            for j in range(len(tasks) + i, min(i + run_ahead, len(segments))):
-                tasks[j] = asyncio.ensure_future(one(segments[j], j))
-            result = await tasks.pop(i)
-            if result is None:
-                yield seg, None, None
+        while True:
+            if producer.done():
+                producer.result()  # the source's own failure, if it had one
+                task = await started.get()
             else:
-                yield seg, result[0], result[1]
+                getter = asyncio.ensure_future(started.get())
+                await asyncio.wait({getter, producer}, return_when=asyncio.FIRST_COMPLETED)
+                if not getter.done():  # the producer ended first: look at how, then go on
+                    getter.cancel()
+                    continue
+                task = getter.result()
+            if task is None:
+                break
+            piece = await task
+            tasks.remove(task)
+            yield piece
     finally:
-        for task in tasks.values():
-            task.cancel()
-        await asyncio.gather(*tasks.values(), return_exceptions=True)
+        waiting: list[asyncio.Future[Any]] = [producer, *tasks, *([getter] if getter else [])]
+        for future in waiting:
+            future.cancel()
+        await asyncio.gather(*waiting, return_exceptions=True)
         await fetcher.keys.close()

@@ -29,8 +29,8 @@ from .playlist import (
     select_window,
 )
 from .timeline import Span, Timeline, find_gaps, query_timeline
-from .times import NS_PER_S
 from .urls import Mode, TimeshiftURL, parse_url
+from .window import Window
 
 __all__ = ["Source", "WindowPlan", "plan_window", "resolve_source", "sign_segments"]
 
@@ -59,62 +59,53 @@ class WindowPlan:
     timeline: Timeline | None
 
 
-def _whole_seconds(start: int, end: int) -> tuple[int, int]:
-    """The window widened to whole seconds, for the playlist request.
-
-    lhs_* values carry whole seconds (in the default unit), so the URL would truncate a
-    start or end inside a second; asking for the whole seconds around the window gets
-    every segment it needs, and the cut itself uses the exact times.
-    """
-    return start // NS_PER_S * NS_PER_S, -(-end // NS_PER_S) * NS_PER_S
-
-
 def resolve_source(url: str | None, domain: str | None, app: str | None, stream: str | None,
                    start: int | None, end: int | None, scheme: str = "https",
                    signer: Signer | None = None) -> Source:
     """Turn the user's description of a window into a playlist URL (signed) and a timeline query.
 
+    lhs_* values carry whole seconds (in the default unit), so the URL would truncate a
+    start or end inside a second: the playlist is asked for the whole seconds around
+    the window, and the cut itself uses the exact times.
+
     Raises:
         UsageError: incomplete or contradictory arguments.
     """
-    if start is not None and end is not None and end <= start:
-        raise UsageError("the end is not after the start; give an end later than --start",
-                         option="--end")
+    given = Window(start, end) if start is not None and end is not None else None
     if url is None:
         if not (domain and app and stream):
-            raise UsageError("give --url, or --domain, --app and --stream", option="--domain")
-        if start is None or end is None:
-            raise UsageError("give --start and --end", option="--start")
-        ts_url = TimeshiftURL.vod(domain, app, stream, *_whole_seconds(start, end),
-                                  scheme=scheme)
+            raise UsageError("give --url, or --domain, --app and --stream", field="domain")
+        if given is None:
+            raise UsageError("give --start and --end", field="start")
+        window = given
+        whole = window.whole_seconds()
+        ts_url = TimeshiftURL.vod(domain, app, stream, whole.start, whole.end, scheme=scheme)
     else:
         if urlsplit(url).scheme not in ("http", "https"):
-            raise UsageError(f"{url!r} is not an http(s) URL", option="--url")
+            raise UsageError(f"{url!r} is not an http(s) URL", field="url")
         try:
             ts_url = parse_url(url)
         except UsageError:
             # Not a time-shift URL: any HLS media playlist, cut by PROGRAM-DATE-TIME.
-            window = (start / NS_PER_S, end / NS_PER_S) if start is not None and end is not None else None
-            return Source(url, window, None, from_url=True)
+            return Source(url, given.seconds if given else None, None, from_url=True)
         s = start if start is not None else ts_url.start
         e = end if end is not None else ts_url.end
         if s is None or e is None:
             raise UsageError("this time-shift URL has no window; give --start and --end",
-                             option="--start")
-        start, end = s, e
-        lo_s, hi_s = _whole_seconds(s, e)
-        ts_url = ts_url.copy_with(mode=Mode.VOD, start=lo_s, end=hi_s, offset=None)
+                             field="start")
+        window = Window(s, e)
+        whole = window.whole_seconds()
+        ts_url = ts_url.copy_with(mode=Mode.VOD, start=whole.start, end=whole.end, offset=None)
     playlist = str(ts_url)
     if signer is not None:
         playlist = signer.sign(playlist)
-    s_ns, e_ns = start, end
-    lo, hi = s_ns // NS_PER_S - _TIMELINE_MARGIN, -(-e_ns // NS_PER_S) + _TIMELINE_MARGIN
+    lo, hi = window.widened(_TIMELINE_MARGIN).unix
 
     def timeline() -> Timeline:
         return query_timeline(ts_url.domain, ts_url.app, ts_url.stream, lo, hi,
                               scheme=ts_url.scheme, marker=ts_url.marker, signer=signer)
 
-    return Source(playlist, (s_ns / NS_PER_S, e_ns / NS_PER_S), timeline, from_url=url is not None)
+    return Source(playlist, window.seconds, timeline, from_url=url is not None)
 
 
 def sign_segments(segments: tuple[Segment, ...], signer: Signer | None) -> tuple[Segment, ...]:
@@ -164,7 +155,7 @@ async def plan_window(session: aiohttp.ClientSession, source: Source, *,
     if not pl.dated and source.timeline is None and source.from_url and source.window:
         raise UsageError("this playlist has no PROGRAM-DATE-TIME, so --start/--end cannot "
                          "be placed in it; leave them out to take the whole playlist",
-                         option="--start")
+                         field="start")
     entries = timeline.entries if timeline else ()
     segs = assign_wall_clock(pl.segments, window[0], entries)
     if not pl.dated and source.window is None:

@@ -28,7 +28,8 @@ from urllib.parse import urlsplit
 import m3u8
 
 from .errors import ForeignHostError, RemoteError, UsageError
-from .timeline import Span, merge_spans
+from .spans import Span, merge_spans
+from .window import Window
 
 __all__ = [
     "ByteRange",
@@ -160,7 +161,7 @@ class Playlist:
 def _refuse_unsupported(pl: m3u8.M3U8) -> None:
     if pl.is_variant:
         raise UsageError(
-            "this is a master (variant) playlist; pass the URL of one media playlist", option="--url")
+            "this is a master (variant) playlist; pass the URL of one media playlist", field="url")
 
 
 _IV = re.compile(r"0[xX]([0-9a-fA-F]{1,32})")
@@ -310,6 +311,8 @@ class Selection:
     end: float
     segments: tuple[Segment, ...]
     gaps: tuple[Gap, ...]
+    #: Listed segments the origin turned out not to have (see :meth:`with_missing`).
+    missing: tuple[Segment, ...] = ()
 
     @property
     def covered(self) -> tuple[float, float] | None:
@@ -329,7 +332,8 @@ class Selection:
         kept = tuple(s for s in self.segments if s.sequence not in gone)
         extra = [Gap(max(s.start, self.start), min(s.end, self.end), "missing")
                  for s in self.segments if s.sequence in gone]
-        return replace(self, segments=kept, gaps=_union_gaps([*self.gaps, *extra]))
+        return replace(self, segments=kept, gaps=_union_gaps([*self.gaps, *extra]),
+                       missing=self.missing + tuple(s for s in self.segments if s.sequence in gone))
 
 
 def _union_gaps(gaps: Iterable[Gap]) -> tuple[Gap, ...]:
@@ -352,9 +356,7 @@ def select_window(segments: Sequence[Segment], start: float, end: float,
     Raises:
         UsageError: end not after start.
     """
-    if end <= start:
-        raise UsageError("the end is not after the start; give an end later than --start",
-                         option="--end")
+    Window.from_seconds(start, end)  # end after start, or UsageError (field "end")
     chosen = tuple(s for s in segments if s.end > start + 1e-6 and s.start < end - 1e-6)
     gaps: list[Gap] = []
     cursor = start

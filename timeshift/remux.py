@@ -24,24 +24,11 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     from typing_extensions import Self
 
-from .errors import TimeshiftError
+from .errors import FfmpegError
 
 __all__ = ["FfmpegError", "MuxPlan", "Remuxer", "ffmpeg_exe", "mp4_command"]
 
 log = logging.getLogger(__name__)
-
-
-class FfmpegError(TimeshiftError):
-    """ffmpeg exited with an error; ``stderr`` holds its last lines."""
-
-    def __init__(self, returncode: int, stderr: str) -> None:
-        super().__init__(f"ffmpeg exited with {returncode}")
-        self.returncode = returncode
-        self.stderr = stderr
-
-    def __str__(self) -> str:
-        tail = " | ".join(self.stderr.strip().splitlines()[-3:])
-        return f"{self.message}: {tail}" if tail else self.message
 
 
 def ffmpeg_exe() -> str:

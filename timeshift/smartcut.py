@@ -553,6 +553,10 @@ class PipeCutter(PipedProcess):
                          capture_stdout=True)
 
 
+    async def finish(self) -> CutStats:
+        stats: CutStats = await super().finish()
+        return stats
+
     def _result(self, rc: int, out: bytes, err: str) -> CutStats:
         if rc != 0:
             lines = err.strip().splitlines()

@@ -211,20 +211,20 @@ class LhsParam:
             raise UsageError(f"unknown time type {self.type!r}; expected one of {', '.join(TYPES)}")
         if self.format not in FORMATS:
             raise UsageError(f"unknown time format {self.format!r}; expected unix or human",
-                             option="--time-format")
+                             field="time_format")
         if self.unit not in UNIT_NS:
             raise UsageError(f"unknown unit {self.unit!r}; expected one of s, ms, us, ns",
-                             option="--unit")
+                             field="unit")
         if not isinstance(self.zone, int) or not 0 <= self.zone <= 9:
             raise UsageError(
                 f"zone {self.zone!r} is out of range; expected one digit 0-9 (hours east of UTC)",
-                option="--zone",
+                field="zone",
             )
         if self.format == "unix" and self.zone != 0:
             raise UsageError(
                 f"unix times take zone 0 only (got zone {self.zone}); "
                 "use --time-format human for a local zone",
-                option="--zone",
+                field="zone",
             )
         if self.type == "offset" and self.format != "unix":
             raise UsageError("offset is a duration and takes the unix format only")

@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 from .errors import UsageError
 from .times import NS_PER_S, UNIT_NS, LhsFormat, LhsParam, LhsUnit, format_iso
+from .window import Window
 
 __all__ = ["MARKERS", "Marker", "Mode", "TimeshiftURL", "parse_url", "timeline_url"]
 
@@ -61,7 +62,7 @@ def check_domain(domain: str) -> str:
     if not domain or not _HOST.match(domain):
         raise UsageError(
             f"{domain!r} is not a host name; expected HOST or HOST:PORT, without scheme or path",
-            option="--domain",
+            field="domain",
         )
     return domain
 
@@ -94,36 +95,36 @@ class TimeshiftURL:
     def __post_init__(self) -> None:
         check_domain(self.domain)
         if self.scheme not in ("http", "https"):
-            raise UsageError(f"scheme must be http or https, got {self.scheme!r}", option="--scheme")
-        for what, value in (("--app", self.app), ("--stream", self.stream)):
+            raise UsageError(f"scheme must be http or https, got {self.scheme!r}", field="scheme")
+        for what, value in (("app", self.app), ("stream", self.stream)):
             if not value:
-                raise UsageError("must not be empty", option=what)
+                raise UsageError("must not be empty", field=what)
         _marker_items(self.marker)
         mode = Mode(self.mode)
         object.__setattr__(self, "mode", mode)
         if mode is Mode.OFFSET:
             if self.offset is None or self.offset <= 0:
-                raise UsageError("an offset must be a positive duration", option="--offset")
+                raise UsageError("an offset must be a positive duration", field="offset")
             if self.start is not None or self.end is not None:
-                raise UsageError("offset mode takes no start or end", option="--offset")
+                raise UsageError("offset mode takes no start or end", field="offset")
             LhsParam("offset", "unix", self.unit, 0)
             step = UNIT_NS[self.unit]
             object.__setattr__(self, "offset", self.offset - self.offset % step)
             if not self.offset:
-                raise UsageError(f"the offset is shorter than one {self.unit}", option="--offset")
+                raise UsageError(f"the offset is shorter than one {self.unit}", field="offset")
             return
         if self.start is None:
-            raise UsageError("is required", option="--start")
+            raise UsageError("is required", field="start")
         if self.offset is not None:
-            raise UsageError("an offset goes without --start", option="--offset")
+            raise UsageError("an offset goes without --start", field="offset")
         if mode is Mode.VOD and self.end is None:
-            raise UsageError("VOD mode needs an end time", option="--vodend")
+            raise UsageError("VOD mode needs an end time", field="vodend")
         if self.end is not None and self.end <= self.start:
-            flag = "--vodend" if mode is Mode.VOD else "--end"
+            # In VOD mode the end is the URL's lhs_vodend (the CLI's --vodend).
             raise UsageError(
                 "the end is not after the start; give an end later than --start "
                 "(e.g. --start now-30m --end now-20m)",
-                option=flag,
+                field="vodend" if mode is Mode.VOD else "end",
             )
         LhsParam("start", self.time_format, self.unit, self.zone)
         # The URL can only say whole units: hold exactly what it says, so str() and to_dict() agree.
@@ -132,7 +133,7 @@ class TimeshiftURL:
         if self.end is not None:
             object.__setattr__(self, "end", self.end - self.end % step)
             if self.end <= (self.start or 0):
-                raise UsageError(f"the window is shorter than one {self.unit}", option="--end")
+                raise UsageError(f"the window is shorter than one {self.unit}", field="end")
 
     # -- constructors
 
@@ -224,7 +225,7 @@ def parse_url(url: str) -> TimeshiftURL:
     """
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise UsageError(f"{url!r} is not an http(s) URL", option="--parse")
+        raise UsageError(f"{url!r} is not an http(s) URL", field="url")
     path = parts.path
     for signed in (_SIGNED_PATH_B, _SIGNED_PATH_C):
         m = signed.match(path)
@@ -233,7 +234,7 @@ def parse_url(url: str) -> TimeshiftURL:
             break
     m = re.match(r"^/([^/]+)/([^/]+)\.([A-Za-z0-9]+)$", path)
     if not m:
-        raise UsageError(f"{url!r} has no /APP/STREAM.m3u8 path", option="--parse")
+        raise UsageError(f"{url!r} has no /APP/STREAM.m3u8 path", field="url")
     app, stream, ext = unquote(m.group(1)), unquote(m.group(2)), m.group(3)
 
     has_lhs_start = has_aliyunols = False
@@ -250,7 +251,7 @@ def parse_url(url: str) -> TimeshiftURL:
         else:
             extra.append((key, value))
     if not times:
-        raise UsageError(f"{url!r} carries no lhs_* time parameter", option="--parse")
+        raise UsageError(f"{url!r} carries no lhs_* time parameter", field="url")
     marker: Marker = (
         "both" if has_lhs_start and has_aliyunols else
         "aliyunols" if has_aliyunols else
@@ -262,7 +263,7 @@ def parse_url(url: str) -> TimeshiftURL:
         p, offset = times["offset"]
         return TimeshiftURL.behind_live(parts.netloc, app, stream, offset, unit=p.unit, **common)
     if "start" not in times:
-        raise UsageError(f"{url!r} has an end but no lhs_start_* time", option="--parse")
+        raise UsageError(f"{url!r} has an end but no lhs_start_* time", field="url")
     p, start = times["start"]
     fmt = dict(time_format=p.format, unit=p.unit, zone=p.zone)
     if "vodend" in times:
@@ -285,10 +286,8 @@ def timeline_url(
     """The timeline query URL of SPEC §2 (unsigned). Times are unix seconds."""
     check_domain(domain)
     if format not in ("ts", "flv"):
-        raise UsageError(f"format must be ts or flv, got {format!r}", option="--format")
-    if end_s <= start_s:
-        raise UsageError("the end is not after the start; give an end later than --start",
-                         option="--end")
+        raise UsageError(f"format must be ts or flv, got {format!r}", field="format")
+    Window.from_unix(start_s, end_s)  # end after start, or UsageError (field "end")
     items = [("app", app), ("stream", stream), ("format", format)]
     items += _marker_items(marker)
     items += [("lhs_start_unix_s_0", str(start_s)), ("lhs_end_unix_s_0", str(end_s))]

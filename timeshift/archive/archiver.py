@@ -20,7 +20,6 @@ in the result, in the manifest, and marked in the index by a discontinuity.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import io
 import json
@@ -31,23 +30,16 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-import aiofiles
-
 from ..auth import Signer
 from ..cmaf import CmafSource, init_key
-from ..errors import GapError, StoreError, TimeshiftError, UsageError
-from ..fetch import (
-    FetchEvent,
-    FetchOptions,
-    FetchStats,
-    SegmentCache,
-    default_cache_dir,
-    fetch_segments,
-    make_client_session,
-)
-from ..plan import plan_window, resolve_source
-from ..playlist import TOLERANCE, Gap, Segment, Selection
+from ..errors import StoreError, TimeshiftError, UsageError
+from ..fetch import FetchOptions, SegmentCache, default_cache_dir
+from ..pieces import Fetched
+from ..pipeline import PlaylistSource, WindowEvent, WindowOptions, run_window
+from ..plan import resolve_source
+from ..playlist import TOLERANCE, Gap, InitSection, Segment, Selection
 from ..times import NS_PER_S, format_iso
+from ..window import Window
 from .index import ArchivedSegment, build_index, build_manifest, manifest_key, record_id
 from .store import JSON_TYPE, M3U8_TYPE, TS_TYPE, ObjectInfo, ObjectStore, crc64
 from .template import DEFAULT_INDEX_TEMPLATE, DEFAULT_SEGMENT_TEMPLATE, KeyTemplate
@@ -89,10 +81,8 @@ class ArchiveJob:
     def __post_init__(self) -> None:
         for name in ("domain", "app", "stream"):
             if not getattr(self, name):
-                raise UsageError(f"an archive job needs a {name}", option=f"--{name}")
-        if self.end <= self.start:
-            raise UsageError("the end is not after the start; give an end later than --start",
-                             option="--end")
+                raise UsageError(f"an archive job needs a {name}", field=name)
+        Window(self.start, self.end)  # integer ns, end after start: checked once, here
 
     @property
     def job_id(self) -> str:
@@ -102,6 +92,10 @@ class ArchiveJob:
                             self.bucket, self.endpoint, self.template, self.index_template])
         digest = hashlib.sha256(ident.encode()).hexdigest()[:12]
         return f"{self.app}/{self.stream}@{self.start // NS_PER_S}-{self.end // NS_PER_S}#{digest}"
+
+    @property
+    def window(self) -> Window:
+        return Window(self.start, self.end)
 
     @property
     def record_id(self) -> str:
@@ -266,12 +260,12 @@ async def archive_job(job: ArchiveJob, store: ObjectStore, options: ArchiveOptio
     """
     began = time.monotonic()
     opts = options or ArchiveOptions()
-    seg_template = KeyTemplate(job.template).require_per_segment("--prefix")
+    seg_template = KeyTemplate(job.template).require_per_segment("template")
     idx_template = KeyTemplate(job.index_template)
     index_key = idx_template.render(domain=job.domain, app=job.app, stream=job.stream,
-                                    start=job.start / NS_PER_S, end=job.end / NS_PER_S)
+                                    start=job.window.start_s, end=job.window.end_s)
     if not index_key.endswith(".m3u8"):
-        raise UsageError(f"the index key {index_key!r} must end in .m3u8", option="--index")
+        raise UsageError(f"the index key {index_key!r} must end in .m3u8", field="index_template")
     counts = {"done": 0, "total": 0, "uploaded": 0, "skipped": 0, "bytes": 0}
 
     def emit(kind: str, detail: str = "") -> None:
@@ -304,138 +298,148 @@ async def archive_job(job: ArchiveJob, store: ObjectStore, options: ArchiveOptio
                          error=exc.to_dict())
 
 
+class UploadSink:
+    """The archive's sink: each fetched segment uploaded under its key (skipped when the
+    bucket has it with the same size and CRC-64), with at most ``uploads`` in flight
+    behind the downloads; on finish the manifest, then the index **last**."""
+
+    def __init__(self, job: ArchiveJob, store: ObjectStore, opts: ArchiveOptions,
+                 template: KeyTemplate, index_key: str, counts: dict[str, int],
+                 emit: Callable[[str, str], None]) -> None:
+        self.job, self.store, self.opts, self.template = job, store, opts, template
+        self.index_key, self.counts, self.emit = index_key, counts, emit
+        self.keys: dict[int, str] = {}
+        self.existing: dict[str, ObjectInfo] = {}
+        self.archived: list[ArchivedSegment] = []
+        # Every upload task is kept until the end and its result read: a failed upload must
+        # fail the job before anything is committed.
+        self.uploads: list[asyncio.Task[None]] = []
+        self.slots = asyncio.Semaphore(max(1, opts.uploads))
+        self.size: tuple[int | None, int | None] = (None, None)
+        self.previous: Segment | None = None
+        # CMAF (issue 13): each init section uploaded once, named by #EXT-X-MAP (cmaf.py).
+        self.cmaf = CmafSource(None, SegmentCache(opts.cache_dir or default_cache_dir()),
+                               opts.fetch)
+        self.init_keys: dict[InitSection, str] = {}
+
+    async def start(self, selection: Selection) -> None:
+        job = self.job
+        self.keys = {s.sequence: self.template.render(
+            domain=job.domain, app=job.app, stream=job.stream, start=s.start, end=s.end,
+            sequence=s.sequence) for s in selection.segments}
+        if len(set(self.keys.values())) != len(self.keys):
+            raise UsageError(f"template {job.template!r} gives two segments the same key; "
+                             "include {UnixTimestamp} and {Sequence}", field="template")
+        self.counts["total"] = len(selection.segments)
+        self.existing = await asyncio.to_thread(_list_folders, self.store,
+                                                list(self.keys.values()))
+
+    async def write(self, piece: Fetched) -> None:
+        seg, data = piece.segment, piece.data
+        crc = crc64(data)
+        if not self.archived:
+            self.size = await asyncio.to_thread(_probe_size, data)
+        jump = self.previous is not None and seg.start > self.previous.end + TOLERANCE
+        key = self.keys[seg.sequence]
+        self.archived.append(ArchivedSegment(
+            key, seg.sequence, seg.start, seg.duration, len(data), crc,
+            discontinuity=bool(self.archived) and (seg.discontinuity or piece.follows_gap or jump),
+            init=await self._cmaf_init(seg, key)))
+        self.previous = seg
+        self.counts["done"] += 1
+        await self.slots.acquire()
+        kind = TS_TYPE if seg.init is None else "video/mp4"
+        self.uploads.append(asyncio.ensure_future(self._upload(key, data, crc, kind)))
+        for t in self.uploads:
+            if t.done():
+                t.result()  # a failed upload fails the job now, not at the end
+
+    async def _cmaf_init(self, seg: Segment, key: str) -> str | None:
+        """CMAF: the key of the init section ``seg`` needs, uploaded on first use."""
+        if seg.init is None:
+            return None
+        if seg.init not in self.init_keys:
+            self.init_keys[seg.init] = ikey = init_key(key, seg.init)
+            data = await self.cmaf.init_for(seg)
+            await self.slots.acquire()
+            self.uploads.append(asyncio.ensure_future(
+                self._upload(ikey, data, crc64(data), "video/mp4")))
+        return self.init_keys[seg.init]
+
+    async def _upload(self, key: str, data: bytes, crc: int, kind: str = TS_TYPE) -> None:
+        try:
+            have = self.existing.get(key)
+            if have is not None and have.size == len(data):
+                head = await asyncio.to_thread(self.store.head, key)
+                if head is not None and head.crc64 == crc:
+                    self.counts["skipped"] += 1
+                    self.emit("skip", key)
+                    return
+            info = await asyncio.to_thread(self.store.put, key, data, kind)
+            if info.crc64 is not None and info.crc64 != crc:
+                raise StoreError("the stored object's CRC-64 differs from the segment's",
+                                 code="InconsistentError", bucket=self.store.bucket, key=key)
+            self.counts["uploaded"] += 1
+            self.counts["bytes"] += len(data)
+            self.emit("upload", key)
+        finally:
+            self.slots.release()
+
+    async def abort(self) -> None:
+        await self.cmaf.aclose()
+        for t in self.uploads:
+            t.cancel()
+        await asyncio.gather(*self.uploads, return_exceptions=True)
+
+    async def finish(self, final: Selection) -> JobResult:
+        await self.cmaf.aclose()
+        await asyncio.gather(*self.uploads)
+        job, archived, index_key = self.job, self.archived, self.index_key
+        # Worth another run later: segments that were gone (404) may come back, and a window
+        # reaching the live edge may not be all there yet (the time-shift store lags a little).
+        near_live = job.window.end_s > time.time() - LIVE_EDGE_MARGIN
+        retry = bool(final.missing) or (near_live and any(g.reason == "after-end"
+                                                          for g in final.gaps))
+        manifest = build_manifest(
+            domain=job.domain, app=job.app, stream=job.stream, start_ns=job.start,
+            end_ns=job.end, index_key=index_key, segments=archived, gaps=final.gaps,
+            bucket=self.store.bucket, endpoint=self.store.endpoint, width=self.size[0],
+            height=self.size[1], created=time.time(), template=job.template)
+        manifest["Retry"] = retry
+        manifest["Missing"] = sorted(seg.sequence for seg in final.missing)
+        mkey = manifest_key(index_key)
+        self.emit("commit", index_key)
+        await asyncio.to_thread(self.store.put, mkey,
+                                (json.dumps(manifest, indent=1) + "\n").encode(), JSON_TYPE)
+        # The index last: it is the commit marker, naming only objects already stored.
+        await asyncio.to_thread(self.store.put, index_key,
+                                build_index(archived, index_key).encode(), M3U8_TYPE)
+        self.cmaf.discard()  # the init sections' cache entries, as the segments'
+        return JobResult(job, "ok", segments=len(archived), uploaded=self.counts["uploaded"],
+                         skipped=self.counts["skipped"], bytes=self.counts["bytes"],
+                         duration=sum(s.duration for s in archived),
+                         gaps=tuple(_gap_dict(g) for g in final.gaps),
+                         index_key=index_key, manifest_key=mkey)
+
+
+def _gap_dict(g: Gap) -> dict[str, Any]:
+    return g.to_dict() | {"start_iso": format_iso(round(g.start * NS_PER_S)),
+                          "end_iso": format_iso(round(g.end * NS_PER_S))}
+
+
 async def _run(job: ArchiveJob, store: ObjectStore, opts: ArchiveOptions, template: KeyTemplate,
                index_key: str, counts: dict[str, int],
                emit: Callable[[str, str], None]) -> JobResult:
-    source = resolve_source(None, job.domain, job.app, job.stream, job.start, job.end,
-                            opts.scheme, opts.signer)
-    cache = SegmentCache(opts.cache_dir or default_cache_dir())
-    stats = FetchStats()
-    async with make_client_session(opts.fetch) as session:
-        plan = await plan_window(session, source, signer=opts.signer,
-                                 allowed_hosts=opts.allowed_hosts)
-        sel = plan.selection
-        if not sel.segments:
-            raise GapError([(sel.start, sel.end)])
-        keys = {s.sequence: template.render(domain=job.domain, app=job.app, stream=job.stream,
-                                            start=s.start, end=s.end, sequence=s.sequence)
-                for s in sel.segments}
-        if len(set(keys.values())) != len(keys):
-            raise UsageError(f"template {job.template!r} gives two segments the same key; "
-                             "include {UnixTimestamp} and {Sequence}", option="--prefix")
-        counts["total"] = len(sel.segments)
-        emit("plan", f"{len(sel.segments)} segments, {len(sel.gaps)} gap(s)")
-        existing = await asyncio.to_thread(_list_folders, store, list(keys.values()))
+    source = PlaylistSource(resolve_source(None, job.domain, job.app, job.stream, job.start,
+                                           job.end, opts.scheme, opts.signer),
+                            opts.signer, opts.allowed_hosts)
 
-        archived: list[ArchivedSegment] = []
-        # Every upload task is kept until the end and its result read: a failed upload must
-        # fail the job before anything is committed.
-        uploads: list[asyncio.Task[None]] = []
-        slots = asyncio.Semaphore(max(1, opts.uploads))
-        size: tuple[int | None, int | None] = (None, None)
-        previous: Segment | None = None
-        previous_missing = False
+    def on_event(ev: WindowEvent) -> None:
+        if ev.kind == "plan":
+            counts["total"] = ev.total
+        if ev.kind in ("plan", "retry", "hedge", "gap"):
+            emit(ev.kind, ev.detail)
 
-        # -- CMAF (issue 13): init sections uploaded once each, named by #EXT-X-MAP --
-        cmaf, init_keys = CmafSource(session, cache, opts.fetch), {}
-
-        async def cmaf_init(seg: Segment, key: str) -> str | None:
-            if seg.init is None:
-                return None
-            if seg.init not in init_keys:
-                init_keys[seg.init] = ikey = init_key(key, seg.init)
-                init = await cmaf.init_for(seg)
-                await slots.acquire()
-                uploads.append(asyncio.ensure_future(upload(seg, ikey, init, crc64(init))))
-            return init_keys[seg.init]
-        # -- end CMAF --
-
-        async def upload(seg: Segment, key: str, data: bytes, crc: int) -> None:
-            try:
-                have: ObjectInfo | None = existing.get(key)
-                if have is not None and have.size == len(data):
-                    head = await asyncio.to_thread(store.head, key)
-                    if head is not None and head.crc64 == crc:
-                        counts["skipped"] += 1
-                        emit("skip", key)
-                        return
-                kind = TS_TYPE if seg.init is None else "video/mp4"  # CMAF: init, fragments
-                info = await asyncio.to_thread(store.put, key, data, kind)
-                if info.crc64 is not None and info.crc64 != crc:
-                    raise StoreError("the stored object's CRC-64 differs from the segment's",
-                                     code="InconsistentError", bucket=store.bucket, key=key)
-                counts["uploaded"] += 1
-                counts["bytes"] += len(data)
-                emit("upload", key)
-            finally:
-                slots.release()
-
-        def on_fetch(ev: FetchEvent) -> None:
-            if ev.kind in ("retry", "hedge", "gap"):
-                emit(ev.kind, ev.detail)
-
-        try:
-            fetched = fetch_segments(session, sel.segments, cache, opts.fetch, stats, on_fetch)
-            async with contextlib.aclosing(fetched):
-                async for seg, path, data in fetched:
-                    if path is None:
-                        previous_missing = True
-                        continue
-                    if data is None:  # from the cache of an earlier run
-                        async with aiofiles.open(path, "rb") as f:
-                            data = await f.read()
-                    crc = crc64(data)
-                    if size == (None, None) and not archived:
-                        size = await asyncio.to_thread(_probe_size, data)
-                    jump = previous is not None and seg.start > previous.end + TOLERANCE
-                    archived.append(ArchivedSegment(
-                        keys[seg.sequence], seg.sequence, seg.start, seg.duration, len(data),
-                        crc, discontinuity=bool(archived) and (
-                            seg.discontinuity or previous_missing or jump),
-                        init=await cmaf_init(seg, keys[seg.sequence])))
-                    previous, previous_missing = seg, False
-                    counts["done"] += 1
-                    await slots.acquire()
-                    uploads.append(asyncio.ensure_future(
-                        upload(seg, keys[seg.sequence], data, crc)))
-                    for t in uploads:
-                        if t.done():
-                            t.result()  # a failed upload fails the job now, not at the end
-            await asyncio.gather(*uploads)
-        except BaseException:
-            for t in uploads:
-                t.cancel()
-            await asyncio.gather(*uploads, return_exceptions=True)
-            raise
-
-    final: Selection = sel.with_missing(stats.missing)
-    if not archived:
-        raise GapError([(g.start, g.end) for g in final.gaps] or [(sel.start, sel.end)])
-    gaps: tuple[Gap, ...] = final.gaps
-    # Worth another run later: segments that were gone (404) may come back, and a window
-    # reaching the live edge may not be all there yet (the time-shift store lags a little).
-    near_live = job.end / NS_PER_S > time.time() - LIVE_EDGE_MARGIN
-    retry = bool(stats.missing) or (near_live and any(g.reason == "after-end" for g in gaps))
-    manifest = build_manifest(
-        domain=job.domain, app=job.app, stream=job.stream, start_ns=job.start, end_ns=job.end,
-        index_key=index_key, segments=archived, gaps=gaps, bucket=store.bucket,
-        endpoint=store.endpoint, width=size[0], height=size[1], created=time.time(),
-        template=job.template)
-    manifest["Retry"] = retry
-    manifest["Missing"] = sorted(seg.sequence for seg in stats.missing)
-    mkey = manifest_key(index_key)
-    emit("commit", index_key)
-    await asyncio.to_thread(store.put, mkey, (json.dumps(manifest, indent=1) + "\n").encode(),
-                            JSON_TYPE)
-    # The index last: it is the commit marker, naming only objects already stored.
-    await asyncio.to_thread(store.put, index_key, build_index(archived, index_key).encode(),
-                            M3U8_TYPE)
-    cache.discard(sel.segments)
-    cmaf.discard()
-    return JobResult(job, "ok", segments=len(archived), uploaded=counts["uploaded"],
-                     skipped=counts["skipped"], bytes=counts["bytes"],
-                     duration=sum(s.duration for s in archived),
-                     gaps=tuple(g.to_dict() | {"start_iso": format_iso(round(g.start * NS_PER_S)),
-                                               "end_iso": format_iso(round(g.end * NS_PER_S))}
-                                for g in gaps),
-                     index_key=index_key, manifest_key=mkey)
+    sink = UploadSink(job, store, opts, template, index_key, counts, emit)
+    run = await run_window(source, WindowOptions(opts.fetch, opts.cache_dir), sink, on_event)
+    return run.report

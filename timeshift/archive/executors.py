@@ -27,7 +27,6 @@ from typing import Any
 from oss2.utils import is_valid_bucket_name
 
 from ..errors import TimeshiftError, UsageError
-from ..times import NS_PER_S
 from .archiver import ArchiveJob, ArchiveOptions, ArchiveProgress, JobResult, archive_job
 from .store import ObjectStore, OssStore, oss_credentials
 from .template import KeyTemplate
@@ -53,10 +52,10 @@ class StoreSpec:
         """
         if not job.bucket or not job.endpoint:
             raise UsageError(f"job {job.job_id} has no bucket or endpoint; give --bucket and "
-                             "--endpoint", option="--bucket")
+                             "--endpoint", field="bucket")
         if not is_valid_bucket_name(job.bucket):
             raise UsageError(f"{job.bucket!r} is not a valid bucket name (3-63 characters: "
-                             "lower-case letters, digits, hyphens)", option="--bucket")
+                             "lower-case letters, digits, hyphens)", field="bucket")
 
     def open(self, job: ArchiveJob) -> ObjectStore:
         self.check(job)
@@ -71,7 +70,7 @@ def parse_executor(text: str) -> tuple[str, str | None]:
     if kind == "dask":
         return "dask", address or None
     raise UsageError(f"{text!r}: expected local, dask or dask:SCHEDULER_ADDRESS",
-                     option="--executor")
+                     field="executor")
 
 
 async def run_one(job: ArchiveJob, store: ObjectStore, options: ArchiveOptions, *,
@@ -160,7 +159,7 @@ def _run_dask(jobs: Sequence[ArchiveJob], spec: StoreSpec, options: ArchiveOptio
         import distributed
     except ImportError:
         raise UsageError("the Dask executor needs the optional extra: pip install "
-                         "'timeshift[dask]'", option="--executor") from None
+                         "'timeshift[dask]'", field="executor") from None
     dd: Any = distributed  # untyped library: one Any at the boundary
     cluster = None
     if address is None:
@@ -202,18 +201,18 @@ def run_jobs(jobs: Sequence[ArchiveJob], *, options: ArchiveOptions | None = Non
     """
     kind, address = parse_executor(executor)
     if concurrency < 1:
-        raise UsageError("must be at least 1", option="--concurrency")
+        raise UsageError("must be at least 1", field="concurrency")
     opts = options or ArchiveOptions()
     spec = store or StoreSpec()
     unique = list({j.job_id: j for j in jobs}.values())
     for job in unique:  # bad input fails the batch up front, not job by job
         spec.check(job)
-        KeyTemplate(job.template).require_per_segment("--prefix")
+        KeyTemplate(job.template).require_per_segment("template")
         index_key = KeyTemplate(job.index_template).render(
-            domain=job.domain, app=job.app, stream=job.stream, start=job.start / NS_PER_S,
-            end=job.end / NS_PER_S)
+            domain=job.domain, app=job.app, stream=job.stream, start=job.window.start_s,
+            end=job.window.end_s)
         if not index_key.endswith(".m3u8"):
-            raise UsageError(f"the index key {index_key!r} must end in .m3u8", option="--index")
+            raise UsageError(f"the index key {index_key!r} must end in .m3u8", field="index_template")
     if kind == "local" and unique:
         oss_credentials()  # missing credentials are bad input here; Dask workers have their own
     began = time.monotonic()

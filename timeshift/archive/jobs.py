@@ -32,11 +32,11 @@ MAX_JOBS_FILE = 64 * 1024 * 1024
 def _job(row: dict[str, Any], where: str) -> ArchiveJob:
     missing = [f for f in _FIELDS if not str(row.get(f) or "").strip()]
     if missing:
-        raise UsageError(f"{where}: missing {', '.join(missing)}", option="--jobs")
+        raise UsageError(f"{where}: missing {', '.join(missing)}", field="jobs")
     unknown = sorted(set(row) - set(_FIELDS) - set(_OPTIONAL) - {"job_id"})
     if unknown:
         raise UsageError(f"{where}: unknown field(s) {', '.join(unknown)}; known: "
-                         f"{', '.join(_FIELDS + _OPTIONAL)}", option="--jobs")
+                         f"{', '.join(_FIELDS + _OPTIONAL)}", field="jobs")
     try:
         start, end = parse_time(str(row["start"])), parse_time(str(row["end"]))
         return ArchiveJob(
@@ -48,7 +48,7 @@ def _job(row: dict[str, Any], where: str) -> ArchiveJob:
             index_template=str(row.get("index") or row.get("index_template")
                                or DEFAULT_INDEX_TEMPLATE))
     except UsageError as exc:
-        raise UsageError(f"{where}: {exc.message}", option="--jobs") from None
+        raise UsageError(f"{where}: {exc.message}", field="jobs") from None
 
 
 def parse_jobs(text: str, name: str = "jobs") -> list[ArchiveJob]:
@@ -75,15 +75,15 @@ def parse_jobs(text: str, name: str = "jobs") -> list[ArchiveJob]:
             try:
                 row = json.loads(line)
             except ValueError as exc:
-                raise UsageError(f"{name} line {n}: not JSON ({exc.args[0]})", option="--jobs") from None
+                raise UsageError(f"{name} line {n}: not JSON ({exc.args[0]})", field="jobs") from None
             if not isinstance(row, dict):
-                raise UsageError(f"{name} line {n}: expected an object", option="--jobs")
+                raise UsageError(f"{name} line {n}: expected an object", field="jobs")
             jobs.append(_job(row, f"{name} line {n}"))
         return jobs
     reader = csv.DictReader(io.StringIO(text))
     if not reader.fieldnames or not set(_FIELDS) <= {f.strip() for f in reader.fieldnames}:
         raise UsageError(f"{name}: not JSON Lines, and not CSV with a header naming "
-                         f"{', '.join(_FIELDS)}", option="--jobs")
+                         f"{', '.join(_FIELDS)}", field="jobs")
     return [_job({k.strip(): v for k, v in row.items() if k and v not in (None, "")},
                  f"{name} row {n}") for n, row in enumerate(reader, 2)]
 
@@ -92,10 +92,10 @@ def load_jobs(path: Path) -> list[ArchiveJob]:
     """Jobs from a file (see :func:`parse_jobs`); ``-`` is not accepted, a file is re-runnable."""
     try:
         if path.stat().st_size > MAX_JOBS_FILE:
-            raise UsageError(f"{path} is over {MAX_JOBS_FILE >> 20} MiB", option="--jobs")
+            raise UsageError(f"{path} is over {MAX_JOBS_FILE >> 20} MiB", field="jobs")
         text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror}", option="--jobs") from None
+        raise UsageError(f"cannot read {path}: {exc.strerror}", field="jobs") from None
     return parse_jobs(text, path.name)
 
 

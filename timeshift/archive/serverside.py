@@ -17,7 +17,6 @@ import m3u8
 
 from ..errors import StoreError, TimeshiftError
 from ..openapi.live import LiveApi, split_window
-from ..times import NS_PER_S
 from .archiver import ArchiveJob, JobResult
 from .store import ObjectStore
 from .template import KeyTemplate
@@ -77,7 +76,7 @@ def archive_server_side(job: ArchiveJob, live: LiveApi, store: ObjectStore) -> J
     segments, seconds, size = 0, 0.0, 0
     keys: list[str] = []
     try:
-        for a, b in split_window(job.start // NS_PER_S, -(-job.end // NS_PER_S)):
+        for a, b in split_window(*job.window.unix):
             key = template.render(domain=job.domain, app=job.app, stream=job.stream,
                                   start=a, end=b)
             info = live.create_record_index_files(job.domain, job.app, job.stream, start=a,

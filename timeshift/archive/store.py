@@ -142,7 +142,7 @@ class OssStore:
         if signing == "v4":
             if not region:
                 raise UsageError("V4 signing needs the bucket's region (cn-hangzhou, ...)",
-                                 option="--region")
+                                 field="region")
             auth = (oss2.StsAuth(cred.access_key_id, cred.access_key_secret, cred.security_token,
                                  auth_version=oss2.AUTH_VERSION_4)
                     if cred.security_token else
@@ -151,13 +151,13 @@ class OssStore:
             auth = (oss2.StsAuth(cred.access_key_id, cred.access_key_secret, cred.security_token)
                     if cred.security_token else oss2.Auth(cred.access_key_id, cred.access_key_secret))
         else:
-            raise UsageError(f"signing must be v1 or v4, got {signing!r}", option="--signing")
+            raise UsageError(f"signing must be v1 or v4, got {signing!r}", field="signing")
         try:
             self._bucket = oss2.Bucket(auth, endpoint, bucket, enable_crc=True,
                                        connect_timeout=connect_timeout, region=region)
         except oss2.exceptions.ClientError as exc:
             raise UsageError(f"{bucket!r} is not a valid bucket name ({exc.message or exc})",
-                             option="--bucket") from None
+                             field="bucket") from None
         self.retry = retry or RetryPolicy()
         self.stats: dict[str, int] = {}
 

@@ -94,11 +94,11 @@ class KeyTemplate:
     def variables(self) -> frozenset[str]:
         return frozenset(f for _, f, _, _ in string.Formatter().parse(self.text) if f)
 
-    def require_per_segment(self, option: str) -> KeyTemplate:
+    def require_per_segment(self, field: str) -> KeyTemplate:
         """Refuse a segment template that would give two segments the same key."""
         if not self.variables & _PER_SEGMENT:
             raise UsageError(f"template {self.text!r} would give every segment the same key; "
-                             "include {UnixTimestamp} or {Sequence}", option=option)
+                             "include {UnixTimestamp} or {Sequence}", field=field)
         return self
 
     def render(self, *, domain: str, app: str, stream: str, start: float, end: float,

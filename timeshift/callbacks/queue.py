@@ -138,7 +138,7 @@ class JobQueue:
             if self._lock is not None:
                 self._lock.close()
             raise UsageError(f"cannot use {self.path} as the job queue: {exc}",
-                             option="--queue") from None
+                             field="queue") from None
 
     def _take_ownership(self) -> None:
         # recover() treats every running job as orphaned, which is only true if no other
@@ -149,7 +149,7 @@ class JobQueue:
         except BlockingIOError:
             lock.close()
             raise UsageError(f"another receiver is using {self.path}; one receiver per queue",
-                             option="--queue") from None
+                             field="queue") from None
         self._lock = lock
 
     def close(self) -> None:

@@ -172,7 +172,7 @@ _ARCHIVE_KEYS = _PATTERN_KEYS | {"on", "play_domain", "scheme", "options"}
 
 
 def _fail(where: str, message: str) -> UsageError:
-    return UsageError(f"{where}: {message}", option="--rules")
+    return UsageError(f"{where}: {message}", field="rules")
 
 
 def _object(value: Any, where: str, allowed: set[str]) -> dict[str, Any]:
@@ -293,5 +293,5 @@ def load_rules(path: str) -> Rules:
         with open(path, encoding="utf-8") as f:
             text = f.read()
     except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror}", option="--rules") from None
+        raise UsageError(f"cannot read {path}: {exc.strerror}", field="rules") from None
     return parse_rules(text)

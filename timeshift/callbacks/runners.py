@@ -90,11 +90,11 @@ def load_runner(name: str) -> JobRunner:
         return archive_runner
     module, sep, attr = name.partition(":")
     if not sep or not module or not attr:
-        raise UsageError(f"{name!r} is neither 'log' nor MODULE:FUNCTION", option="--runner")
+        raise UsageError(f"{name!r} is neither 'log' nor MODULE:FUNCTION", field="runner")
     try:
         target = getattr(importlib.import_module(module), attr)
     except (ImportError, AttributeError) as exc:
-        raise UsageError(f"cannot load {name}: {exc}", option="--runner") from None
+        raise UsageError(f"cannot load {name}: {exc}", field="runner") from None
     if not callable(target):
-        raise UsageError(f"{name} is not callable", option="--runner")
+        raise UsageError(f"{name} is not callable", field="runner")
     return cast(JobRunner, target)

@@ -38,7 +38,7 @@ def parse_networks(values: Iterable[str]) -> tuple[Network, ...]:
             out.append(ipaddress.ip_network(value.strip(), strict=False))
         except ValueError:
             raise UsageError(f"{value!r} is not an address or CIDR block, e.g. 10.0.0.0/8",
-                             option="--allow") from None
+                             field="allow") from None
     return tuple(out)
 
 
@@ -83,7 +83,7 @@ class RateLimiter:
                  clock: Callable[[], float] = time.monotonic) -> None:
         if rate <= 0 or burst < 1:
             raise UsageError("the rate must be above 0 and the burst at least 1",
-                             option="--rate")
+                             field="rate")
         self.rate = rate
         self.burst = burst
         self.max_sources = max_sources

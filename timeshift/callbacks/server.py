@@ -29,7 +29,7 @@ from typing import Any
 from aiohttp import web
 
 from ..errors import PayloadError, redact_url
-from ..sim.server import BackgroundServer
+from ..localserver import BackgroundServer
 from .jobs import JobRunner, SessionResolver, record_file_job, session_job
 from .models import RecordFileEvent, parse_on_demand, parse_publish, parse_record_event
 from .queue import JobQueue

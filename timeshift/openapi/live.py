@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from ..errors import UsageError
+from ..window import Window
 from .client import LiveClient
 from .signing import utc_timestamp
 
@@ -34,19 +35,15 @@ def split_window(start: int, end: int, limit: int = FOUR_DAYS) -> list[tuple[int
     Raises:
         UsageError: end not after start.
     """
-    if end <= start:
-        raise UsageError("the end is not after the start; give an end later than --start",
-                         option="--end")
+    Window.from_unix(start, end)
     return [(a, min(a + limit, end)) for a in range(start, end, limit)]
 
 
 def _check_window(start: int, end: int, action: str) -> None:
-    if end <= start:
-        raise UsageError("the end is not after the start; give an end later than --start",
-                         option="--end")
+    Window.from_unix(start, end)
     if end - start > FOUR_DAYS:
         raise UsageError(f"{action} takes at most 4 days between StartTime and EndTime; "
-                         "ask for a shorter window", option="--end")
+                         "ask for a shorter window", field="end")
 
 
 @dataclass(frozen=True)
@@ -125,15 +122,15 @@ class PublishInfo:
         return asdict(self)
 
 
-def _check_notify_url(url: str, option: str) -> None:
+def _check_notify_url(url: str, field: str) -> None:
     if not url.startswith(("http://", "https://")):
-        raise UsageError(f"{url[:40]!r} must be an http:// or https:// URL", option=option)
+        raise UsageError(f"{url[:40]!r} must be an http:// or https:// URL", field=field)
 
 
 def _stream(domain: str, app: str, stream: str) -> dict[str, str]:
-    for flag, value in (("--domain", domain), ("--app", app), ("--stream", stream)):
+    for flag, value in (("domain", domain), ("app", app), ("stream", stream)):
         if not value:
-            raise UsageError("is required", option=flag)
+            raise UsageError("is required", field=flag)
     return {"DomainName": domain, "AppName": app, "StreamName": stream}
 
 
@@ -151,10 +148,10 @@ class LiveApi:
                                   oss_object: str) -> RecordInfo:
         """CreateLiveStreamRecordIndexFiles: one index file for ``[start, end)`` (≤ 4 days)."""
         _check_window(start, end, "CreateLiveStreamRecordIndexFiles")
-        for flag, value in (("--oss-endpoint", oss_endpoint), ("--bucket", oss_bucket),
-                            ("--object", oss_object)):
+        for flag, value in (("oss_endpoint", oss_endpoint), ("oss_bucket", oss_bucket),
+                            ("oss_object", oss_object)):
             if not value:
-                raise UsageError("is required", option=flag)
+                raise UsageError("is required", field=flag)
         body = self.call("CreateLiveStreamRecordIndexFiles", **_stream(domain, app, stream),
                          StartTime=utc_timestamp(start), EndTime=utc_timestamp(end),
                          OssEndpoint=oss_endpoint, OssBucket=oss_bucket, OssObject=oss_object)
@@ -164,7 +161,7 @@ class LiveApi:
                                    record_id: str) -> RecordInfo:
         """DescribeLiveStreamRecordIndexFile."""
         if not record_id:
-            raise UsageError("is required", option="--record-id")
+            raise UsageError("is required", field="record_id")
         body = self.call("DescribeLiveStreamRecordIndexFile", **_stream(domain, app, stream),
                          RecordId=record_id)
         return RecordInfo.from_api(body.get("RecordIndexInfo") or {})
@@ -174,9 +171,9 @@ class LiveApi:
                                 page_size: int = 30) -> Iterator[RecordInfo]:
         """DescribeLiveStreamRecordIndexFiles over every page, windows over 4 days split."""
         if not 5 <= page_size <= 30:
-            raise UsageError(f"PageSize must be 5-30, got {page_size}", option="--page-size")
+            raise UsageError(f"PageSize must be 5-30, got {page_size}", field="page_size")
         if order not in ("asc", "desc"):
-            raise UsageError("Order is asc or desc", option="--order")
+            raise UsageError("Order is asc or desc", field="order")
         pieces = split_window(start, end)
         seen: set[str] = set()
         for a, b in (reversed(pieces) if order == "desc" else pieces):
@@ -210,7 +207,7 @@ class LiveApi:
                                  command: RecordCommand) -> str:
         """RealTimeRecordCommand; returns the RequestId."""
         if command not in ("start", "stop", "cancel_delay", "restart"):
-            raise UsageError("expected start, stop, cancel_delay or restart", option="COMMAND")
+            raise UsageError("expected start, stop, cancel_delay or restart", field="command")
         body = self.call("RealTimeRecordCommand", **_stream(domain, app, stream), Command=command)
         return str(body.get("RequestId", ""))
 
@@ -221,7 +218,7 @@ class LiveApi:
                               start: int | None = None, end: int | None = None) -> None:
         """AddLiveAppRecordConfig; ``formats`` like ``[{"Format": "m3u8", "CycleDuration": 3600}]``."""
         if not formats:
-            raise UsageError("at least one record format is needed", option="--format")
+            raise UsageError("at least one record format is needed", field="format")
         self.call("AddLiveAppRecordConfig", DomainName=domain, AppName=app,
                   OssEndpoint=oss_endpoint, OssBucket=oss_bucket, RecordFormat=formats,
                   OnDemand=on_demand,
@@ -243,9 +240,9 @@ class LiveApi:
 
         ``on_demand_url`` is where the service asks whether to record a stream (seed 11.13).
         """
-        _check_notify_url(notify_url, "--record-notify-url")
+        _check_notify_url(notify_url, "record_notify_url")
         if on_demand_url is not None:
-            _check_notify_url(on_demand_url, "--on-demand-url")
+            _check_notify_url(on_demand_url, "on_demand_url")
         self.call("UpdateLiveRecordNotifyConfig" if update else "AddLiveRecordNotifyConfig",
                   DomainName=domain, NotifyUrl=notify_url, NeedStatusNotify=need_status_notify,
                   OnDemandUrl=on_demand_url)
@@ -261,8 +258,8 @@ class LiveApi:
     def set_streams_notify_url(self, domain: str, notify_url: str) -> None:
         """SetLiveStreamsNotifyUrlConfig: where publish / publish_done callbacks go (seed 7.1)."""
         if not domain:
-            raise UsageError("is required", option="--domain")
-        _check_notify_url(notify_url, "--notify-url")
+            raise UsageError("is required", field="domain")
+        _check_notify_url(notify_url, "notify_url")
         self.call("SetLiveStreamsNotifyUrlConfig", DomainName=domain, NotifyUrl=notify_url)
 
     def describe_streams_notify_url(self, domain: str) -> dict[str, Any] | None:

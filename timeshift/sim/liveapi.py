@@ -133,7 +133,7 @@ class _LiveApi:
             raise _Fail(400, "InvalidTimeStamp.Expired",
                         "Specified time stamp or date value is expired.")
         expected = sign(params, self.cfg.access_key_secret, self.method)
-        if not hmac.compare_digest(expected, params["Signature"]):
+        if not hmac.compare_digest(expected.encode(), params["Signature"].encode()):
             # The service's own wording, StringToSign included: the official SDK compares it
             # with its own to tell a wrong secret from a wrong signing procedure.
             raise _Fail(400, "SignatureDoesNotMatch",

@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from ..archive.store import OssStore
+from ..localserver import BackgroundServer
 from ..openapi.credentials import Credentials
 from ..timeline import query_timeline
 from .liveapi import LiveApiConfig, LiveApiServer
 from .origin import OriginConfig, OriginServer
 from .oss import OssConfig, OssServer
-from .server import BackgroundServer
 
 __all__ = ["Credential", "SimStack", "build_stack"]
 

@@ -1,5 +1,9 @@
 """The end-to-end demo: a local origin and OSS server on loopback, a clip across a
-discontinuity, an archive of the stream into OSS, and ffmpeg playing that archive back."""
+discontinuity, an archive of the stream into OSS, and ffmpeg playing that archive back.
+
+It lives with the simulators because it exists to drive them: it sits on top of the
+product (clip, archive) and the local servers, and nothing in the product imports it.
+"""
 
 from __future__ import annotations
 
@@ -14,15 +18,15 @@ from typing import Any
 
 import ffmpeg
 
-from .archive import ArchiveJob, ArchiveOptions, JobResult, OssStore, archive_job
-from .clip import ClipProgress, ClipResult, clip, probe_media
-from .errors import TimeshiftError
-from .openapi.credentials import Credentials
-from .remux import ffmpeg_exe
-from .sim.frameindex import decode_frame_indices
-from .sim.origin import OriginConfig, OriginServer
-from .sim.oss import OssConfig, OssServer
-from .times import NS_PER_S
+from ..archive import ArchiveJob, ArchiveOptions, JobResult, OssStore, archive_job
+from ..clip import ClipProgress, ClipResult, clip, probe_media
+from ..errors import TimeshiftError
+from ..openapi.credentials import Credentials
+from ..remux import ffmpeg_exe
+from ..times import NS_PER_S
+from .frameindex import decode_frame_indices
+from .origin import OriginConfig, OriginServer
+from .oss import OssConfig, OssServer
 
 __all__ = ["DemoResult", "run_demo"]
 

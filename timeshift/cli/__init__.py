@@ -1,0 +1,67 @@
+"""The ``timeshift`` command: argument parsing and output formatting only.
+
+Every command parses its flags, calls one library function and prints text or
+``--json``. :class:`~timeshift.errors.TimeshiftError` is caught in :func:`main` and
+mapped to the exit code: 0 ok, 1 remote or service error, 2 bad input, 3 gaps.
+"""
+
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from .. import __version__
+from ..errors import TimeshiftError
+from . import archive, callbacks, clip, demo, openapi, sim, timeline, url
+from .options import Parser, error_text
+from .render import print_json
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(
+        prog="timeshift",
+        description="Time-shifted HLS from ApsaraVideo Live: replay URLs, timelines, clips.")
+    parser.add_argument("--version", action="version", version=f"timeshift {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="log more (-vv for debug)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                parser_class=Parser)
+    for group in (demo, clip, archive, url, timeline, openapi, sim, callbacks):
+        group.add(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=(logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)],
+                        format="%(levelname)s %(name)s: %(message)s")
+    if args.verbose < 2:
+        # Retries are reported by timeshift itself; urllib3's per-retry warnings are noise.
+        logging.getLogger("urllib3").setLevel(logging.ERROR)
+        # oss2 logs every error it raises; the archiver retries and reports them itself.
+        logging.getLogger("oss2").setLevel(logging.CRITICAL)
+    for flag in getattr(args, "required_unless_parse", ()):
+        if not args.parse and not getattr(args, flag[2:].replace("-", "_")):
+            parser.exit(2, f"timeshift {args.command}: error: the argument {flag} is required "
+                           f"(see timeshift {args.command} --help)\n")
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except TimeshiftError as exc:
+        if getattr(args, "json", False) and exc.exit_code != 2:
+            print_json(exc.to_dict())
+        print(f"timeshift {args.command}: error: {error_text(exc, getattr(args, 'flags', None))}",
+              file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("timeshift: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
