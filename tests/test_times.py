@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from timeshift.errors import UsageError
@@ -146,3 +146,40 @@ def test_every_combination_round_trips(combo: tuple[str, str, str, int], ns: int
 def test_combination_count() -> None:
     # 3 instant types x (unix zone 0 + human zones 0-9) x 4 units + offset unix x 4 units
     assert len(COMBOS) == 3 * 11 * 4 + 4
+
+
+# -- relative times into the future, and the short forms (issue 14) ------------------------
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param("now+5m", NOW + 300 * NS_PER_S, id="now+5m"),
+        pytest.param("+5m", NOW + 300 * NS_PER_S, id="+5m"),
+        pytest.param("-90m", NOW - 5400 * NS_PER_S, id="-90m"),
+        pytest.param("+1h30m", NOW + 5400 * NS_PER_S, id="+1h30m"),
+        pytest.param(" +30s ", NOW + 30 * NS_PER_S, id="spaces"),
+        pytest.param("+1.5s", NOW + 1_500_000_000, id="fraction"),
+        pytest.param("now + 5m", NOW + 300 * NS_PER_S, id="now-space-plus"),
+    ],
+)
+def test_parse_relative_times(text: str, expected: int) -> None:
+    assert parse_time(text, now=NOW) == expected
+
+
+@pytest.mark.parametrize("text", ["+", "-", "+m", "++5m", "+ 5m", "+5x", "5m"])
+def test_parse_relative_times_rejects(text: str) -> None:
+    with pytest.raises(UsageError):
+        parse_time(text, now=NOW)
+
+
+_DURATIONS = st.lists(st.tuples(st.integers(1, 99), st.sampled_from(["d", "h", "m", "s", "ms"])),
+                      min_size=1, max_size=4)
+
+
+@settings(deadline=None)  # a busy shared machine must not fail a timing it does not test
+@given(parts=_DURATIONS, sign=st.sampled_from(["+", "-"]), prefix=st.sampled_from(["", "now"]))
+def test_relative_times_are_now_plus_or_minus_the_duration(
+        parts: list[tuple[int, str]], sign: str, prefix: str) -> None:
+    text = "".join(f"{n}{u}" for n, u in parts)
+    delta = parse_duration(text)
+    assert parse_time(f"{prefix}{sign}{text}", now=NOW) == NOW + (delta if sign == "+" else -delta)

@@ -32,8 +32,10 @@ from typing import Any, Literal
 from .auth import Signer
 from .cmaf import CmafSource
 from .cutplan import CutMode, CutWindow
+from .edge import EdgePolicy, check_horizon
 from .errors import UsageError, VerificationError
 from .fetch import FetchOptions, SegmentCache, default_cache_dir
+from .follow import EdgeEvent, LiveEdgeSource
 from .mpegts import (
     PTS_CLOCK,
     decode_timestamp,
@@ -43,13 +45,13 @@ from .mpegts import (
 )
 from .mpegts import start_timestamp as ts_start
 from .pieces import Fetched
-from .pipeline import PlaylistSource, WindowEvent, WindowOptions, WindowRun, run_window
+from .pipeline import WindowEvent, WindowOptions, WindowRun, run_window
 from .plan import resolve_source
 from .playlist import Segment, Selection
 from .remux import MuxPlan
 from .sinks import ExactCutSink, MediaSink, RemuxSink, TsFileSink
 from .smartcut import CutStats, exact_cut_supported
-from .times import NS_PER_S, format_iso
+from .times import NS_PER_S, format_iso, now_ns
 
 __all__ = ["CUT_MODES", "ClipProgress", "ClipResult", "aclip", "clip", "probe_media"]
 
@@ -58,11 +60,15 @@ CUT_MODES: tuple[CutMode, ...] = ("exact", "keyframe", "reencode")
 
 log = logging.getLogger(__name__)
 
+#: Clips follow a window that reaches past the published edge, by default (issue 14).
+DEFAULT_EDGE = EdgePolicy()
 
 
 @dataclass(frozen=True)
 class ClipProgress:
-    """A progress event: ``kind`` is plan, cached, done, retry, hedge, gap, mux or finished."""
+    """A progress event: ``kind`` is plan, cached, done, retry, hedge, gap, edge, mux or
+    finished. ``edge`` events (the window reaches past what is published) carry ``live``:
+    how much is recorded, to when, and how far the end is."""
 
     kind: str
     segments_done: int
@@ -71,12 +77,14 @@ class ClipProgress:
     retries: int
     elapsed: float
     detail: str = ""
+    live: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"event": self.kind, "segments_done": self.segments_done,
                 "segments_total": self.segments_total, "bytes": self.bytes,
                 "retries": self.retries, "elapsed": round(self.elapsed, 3),
-                **({"detail": self.detail} if self.detail else {})}
+                **({"detail": self.detail} if self.detail else {}),
+                **({"live": self.live} if self.live else {})}
 
 
 @dataclass(frozen=True)
@@ -99,6 +107,9 @@ class ClipResult:
     #: How the clip was cut (``exact``, ``keyframe``, ``reencode``; ``segments`` for TS)
     #: and what the cut did (GOPs copied and re-encoded, notes such as a fallback).
     cut: dict[str, Any] = field(default_factory=dict)
+    #: The live edge: whether the window was followed past what was published, how it
+    #: ended (done, give-up, stopped: cut short by the user), and to when it recorded.
+    live: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         def span(pair: tuple[float, float] | None) -> dict[str, Any] | None:
@@ -123,6 +134,7 @@ class ClipResult:
             "gap_report": str(self.gap_report) if self.gap_report else None,
             "media": self.media,
             "cut": self.cut,
+            "live": self.live,
         }
 
 
@@ -277,12 +289,13 @@ CutPlan = SegmentsPlan | KeyframePlan | ExactPlan
 
 
 def _plan_cut(first: bytes, seg: Segment, sel: Selection, out_format: str,
-              cut: CutMode) -> CutPlan:
+              cut: CutMode, published: float | None = None) -> CutPlan:
     """Where the cut goes: from the first segment that has data and the selection.
 
     Wall-clock times map onto the normalized stream from its first video frame (the
     segment's PDT, "the first sample"); gaps are closed up in the output, so the end
-    counts only covered time.
+    counts only covered time. Time after ``published`` (the live edge; None: all is
+    published) is counted as covered; :func:`_final_plan` settles it at the end.
     """
     if out_format == "ts":
         return SegmentsPlan(seg.start)
@@ -298,7 +311,7 @@ def _plan_cut(first: bytes, seg: Segment, sel: Selection, out_format: str,
         if exact_cut_supported(codec):
             begin = max(sel.start, seg.start)
             covered = sum(max(0.0, min(s.end, sel.end) - max(s.start, begin))
-                          for s in sel.segments)
+                          for s in sel.segments) + _pending(sel, published, begin)
             start = round((begin - seg.start) * PTS_CLOCK)
             window = CutWindow(start, start + round(covered * PTS_CLOCK), cut)
             return ExactPlan(window, begin, covered, (seg.start, begin, sel.end))
@@ -308,7 +321,8 @@ def _plan_cut(first: bytes, seg: Segment, sel: Selection, out_format: str,
     keys = [k for k in keyframe_timestamps(first) if k <= target]
     key = max(keys) if keys else anchor
     kept_from = seg.start + (key - anchor) / PTS_CLOCK
-    covered = sum(max(0.0, min(s.end, sel.end) - max(s.start, kept_from)) for s in sel.segments)
+    covered = sum(max(0.0, min(s.end, sel.end) - max(s.start, kept_from))
+                  for s in sel.segments) + _pending(sel, published, kept_from)
     # ffmpeg starts a stream copy at the first keyframe whose DTS is past -ss: aim a hair
     # before the keyframe's DTS so float rounding never skips it.
     dts = decode_timestamp(first, key)
@@ -316,6 +330,23 @@ def _plan_cut(first: bytes, seg: Segment, sel: Selection, out_format: str,
     # The end is cut in decode order: B-frames may run past it by the reorder depth.
     return KeyframePlan(MuxPlan(seek=seek if seek > 0 else None, duration=covered), kept_from,
                         covered, (key - dts) / PTS_CLOCK, note)
+
+
+def _pending(sel: Selection, published: float | None, begin: float) -> float:
+    """The window's time after the published edge (and after ``begin``): not there yet."""
+    return 0.0 if published is None else max(0.0, sel.end - max(published, begin))
+
+
+def _final_plan(plan: CutPlan, final: Selection) -> CutPlan:
+    """The plan's expected duration from the window as recorded (live edge: time that was
+    pending when the cut began has arrived, or the window was cut short)."""
+    if isinstance(plan, SegmentsPlan) or plan.expected is None:
+        return plan
+    covered = sum(max(0.0, min(s.end, final.end) - max(s.start, plan.kept_from))
+                  for s in final.segments)
+    if isinstance(plan, ExactPlan):
+        return replace(plan, expected=covered, grid=(plan.grid[0], plan.grid[1], final.end))
+    return replace(plan, expected=covered)
 
 
 def _open_sink(plan: CutPlan, tmp: Path, ffmpeg: str | None) -> MediaSink:
@@ -342,9 +373,11 @@ class ClipSink:
     renames it into place (never a half or wrong clip under ``output``'s name)."""
 
     def __init__(self, output: Path, fmt: str, cut: CutMode, ffmpeg: str | None,
-                 cmaf: CmafSource) -> None:
+                 edge: LiveEdgeSource | None = None, cmaf: CmafSource | None = None) -> None:
         self.output, self.fmt, self.cut, self.ffmpeg = output, fmt, cut, ffmpeg
-        self.cmaf = cmaf  # CMAF fragments become MPEG-TS on arrival (cmaf.py, issue 13)
+        self.edge = edge  # the live edge: time still to come when the cut is planned
+        # CMAF fragments become MPEG-TS on arrival (cmaf.py, issue 13)
+        self.cmaf = cmaf or CmafSource(None, SegmentCache(default_cache_dir()), FetchOptions())
         self.tmp = output.with_name(f".{output.name}.{uuid.uuid4().hex[:8]}.part")
         self._sel: Selection | None = None
         self._plan: CutPlan | None = None
@@ -361,7 +394,9 @@ class ClipSink:
             piece = replace(piece, data=await self.cmaf.to_ts(piece.segment, piece.data))
         if self._writer is None:
             assert self._sel is not None
-            self._plan = _plan_cut(piece.data, piece.segment, self._sel, self.fmt, self.cut)
+            published = self.edge.pending_from if self.edge is not None else None
+            self._plan = _plan_cut(piece.data, piece.segment, self._sel, self.fmt, self.cut,
+                                   published)
             self._writer = _open_sink(self._plan, self.tmp, self.ffmpeg)
             await self._writer.start(self._sel)
         await self._writer.write(piece)
@@ -370,6 +405,8 @@ class ClipSink:
         assert self._writer is not None and self._plan is not None and self._warm_av is not None
         await self.cmaf.aclose()
         cut_stats = await self._writer.finish(final)
+        if self.edge is not None and (self.edge.following or self.edge.cut_short):
+            self._plan = _final_plan(self._plan, final)
         await self._warm_av
         media = await asyncio.to_thread(probe_media, self.tmp)
         if not final.gaps:
@@ -406,7 +443,8 @@ def _check_output(out: Path, fmt: str, cut: CutMode | None, fetch: FetchOptions)
         raise UsageError("must be at least 1", field="concurrency")
 
 
-def _result(out: Path, run: WindowRun[_Written], fmt: str) -> ClipResult:
+def _result(out: Path, run: WindowRun[_Written], fmt: str,
+            live: dict[str, Any] | None = None) -> ClipResult:
     """The clip's summary from the pipeline's run and what the sink wrote."""
     sel, final, stats, written = run.selection, run.final, run.stats, run.report
     covered = final.covered
@@ -425,7 +463,7 @@ def _result(out: Path, run: WindowRun[_Written], fmt: str) -> ClipResult:
         bytes=stats.bytes, retries=stats.retries, gaps=tuple(g.to_dict() for g in final.gaps),
         elapsed=run.elapsed, cached=stats.cached, hedges=stats.hedges,
         gap_report=_gap_report(out, final) if final.gaps else None, media=written.media,
-        cut=cut_info)
+        cut=cut_info, live=live or {})
 
 
 async def aclip(
@@ -448,6 +486,8 @@ async def aclip(
     progress: Callable[[ClipProgress], None] | None = None,
     ffmpeg: str | None = None,
     cut: CutMode | None = None,
+    edge: EdgePolicy | None = DEFAULT_EDGE,
+    stop: asyncio.Event | None = None,
 ) -> ClipResult:
     """Cut ``[start, end)`` (integer ns since the epoch) of a stream into ``output``.
 
@@ -459,6 +499,12 @@ async def aclip(
     ``keyframe`` stream-copies from the keyframe at or before ``start``; ``reencode``
     re-encodes the whole window. TS output is whole segments and takes no ``cut``.
 
+    A window that reaches past what the stream has published (the live edge) is
+    followed as segments appear, until the segment holding ``end`` is published or
+    ``edge.wait`` past ``end`` (then what is missing is a gap); ``edge=None`` never
+    waits. Setting ``stop`` ends the window early: the clip is what arrived, and
+    ``live["cut_short"]`` says so. An ``end`` beyond ``edge.horizon`` is refused.
+
     Raises:
         UsageError: bad arguments.
         GapError: the window has gaps and ``allow_gaps`` is off (the report is written first).
@@ -469,24 +515,37 @@ async def aclip(
     fmt = output_format or ("ts" if out.suffix.lower() == ".ts" else "mp4")
     fetch = fetch or FetchOptions()
     _check_output(out, fmt, cut, fetch)
-    source = PlaylistSource(resolve_source(url, domain, app, stream, start, end, scheme, signer),
-                            signer, allowed_hosts)
+    resolved = resolve_source(url, domain, app, stream, start, end, scheme, signer)
+    check_horizon(start, end, now_ns(), (edge or DEFAULT_EDGE).horizon)
     options = WindowOptions(fetch, cache_dir, keep_cache, allow_gaps,
                             gap_report=lambda sel: _gap_report(out, sel))
+    last: list[WindowEvent] = []  # the pipeline's latest counts, for the edge's events
 
     def on_event(ev: WindowEvent) -> None:
+        last[:] = [ev]
         if progress is not None:
-            progress(ClipProgress("mux" if ev.kind == "finish" else ev.kind, ev.done, ev.total,
-                                  ev.stats.bytes, ev.stats.retries, ev.elapsed, ev.detail))
+            progress(ClipProgress("mux" if ev.kind == "finish" else ev.kind, ev.done,
+                                  ev.total + source.arrived, ev.stats.bytes,
+                                  ev.stats.retries, ev.elapsed, ev.detail))
 
+    def on_edge(ev: EdgeEvent) -> None:  # the live edge: waiting, and segments appearing
+        if progress is not None and last:
+            w = last[0]
+            done = w.stats.segments + w.stats.cached + len(w.stats.missing)
+            progress(ClipProgress("edge", done, w.total + source.arrived, w.stats.bytes,
+                                  w.stats.retries, w.elapsed, ev.detail(), ev.to_dict()))
+
+    source = LiveEdgeSource(
+        resolved, edge, signer=signer, allowed_hosts=allowed_hosts, stop=stop, on_event=on_edge,
+        refresh=lambda: resolve_source(url, domain, app, stream, start, end, scheme, signer))
     cmaf = CmafSource(None, SegmentCache(cache_dir or default_cache_dir()), fetch)
-    run = await run_window(source, options, ClipSink(out, fmt, cut or "exact", ffmpeg, cmaf),
-                           on_event)
+    sink = ClipSink(out, fmt, cut or "exact", ffmpeg, edge=source, cmaf=cmaf)
+    run = await run_window(source, options, sink, on_event)
     if not keep_cache:
         cmaf.discard()  # the init sections, with the segments
-    result = _result(out, run, fmt)
+    result = _result(out, run, fmt, source.report().to_dict())
     if progress is not None:
-        total = len(run.selection.segments)
+        total = len(run.selection.segments) + source.arrived
         progress(ClipProgress("finished", total, total, run.stats.bytes, run.stats.retries,
                               result.elapsed, str(out)))
     return result

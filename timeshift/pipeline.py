@@ -227,8 +227,8 @@ async def run_window(source: WindowSource, options: WindowOptions, sink: Sink[R]
         emit("plan", f"{total} segments, {len(sel.gaps)} gap(s)")
         if sel.gaps and not options.allow_gaps:
             raise _refuse(sel, options)
-        if not sel.segments:
-            raise GapError([(sel.start, sel.end)])
+        # No segment yet is no error by itself: a live-edge source yields segments still to
+        # be published. A window that gets none is refused below ("not written").
         cache = SegmentCache(options.cache_dir or default_cache_dir())
         gaps = _Gaps(options.allow_gaps)
         written = 0
@@ -244,7 +244,9 @@ async def run_window(source: WindowSource, options: WindowOptions, sink: Sink[R]
                         await sink.write(gaps.mark(piece))
                         written += 1
             final = source.settle(sel).with_missing(stats.missing)
-            if gaps.refused:
+            # (A live-edge source may settle with a gap the plan did not have: the stream
+            # stopped before the window's end.)
+            if gaps.refused or (final.gaps and not options.allow_gaps):
                 raise _refuse(final, options)
             if not written:  # every listed segment was gone
                 raise GapError([(g.start, g.end) for g in final.gaps] or [(sel.start, sel.end)])

@@ -104,7 +104,11 @@ class PipedProcess:
         self.proc = await asyncio.create_subprocess_exec(
             *self.argv, stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE if self._capture_stdout else asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE)
+            stderr=asyncio.subprocess.PIPE,
+            # Its own session: a Ctrl-C at the terminal reaches the whole foreground group,
+            # and the first one must leave the child cutting (it ends the window early);
+            # the parent ends the child itself, by closing its input or abort().
+            start_new_session=True)
         assert self.proc.stderr is not None
         if self._capture_stdout:
             assert self.proc.stdout is not None

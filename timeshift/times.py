@@ -75,11 +75,15 @@ _ISO = re.compile(
     re.VERBOSE,
 )
 _UNIX = re.compile(r"^\d{1,12}(?:\.\d{1,9})?$")
-_RELATIVE = re.compile(r"^now\s*(?:(?P<sign>[+-])\s*(?P<dur>\S+))?$", re.IGNORECASE)
+# ``now``, ``now-90m``, ``now+5m``, and the short forms ``-90m`` / ``+5m`` (relative to now).
+_RELATIVE = re.compile(
+    r"^(?:now\s*(?:(?P<sign>[+-])\s*(?P<dur>\S+))?|(?P<bare_sign>[+-])(?P<bare_dur>\d\S*))$",
+    re.IGNORECASE)
 
 TIME_HELP = (
     "ISO 8601 with an offset or Z (a time without one is UTC), unix seconds, "
-    "'now', or 'now-90m' / 'now-2h30m'"
+    "'now', 'now-90m' / 'now-2h30m', or 'now+5m' (the future: up to 6h ahead); "
+    "'-90m' and '+5m' are short for now-90m and now+5m"
 )
 
 
@@ -134,7 +138,9 @@ def parse_time(text: str, *, now: int | None = None) -> int:
 
     Accepts ISO 8601 (``2026-11-21T14:03:10+08:00``, ``…Z``; without an offset the
     time is UTC), unix seconds (``1763705000`` or with a fraction), ``now``, and
-    ``now-90m`` / ``now-2h30m`` / ``now+5m``.
+    ``now-90m`` / ``now-2h30m`` / ``now+5m``, and ``-90m`` / ``+5m`` (short for
+    ``now-90m`` / ``now+5m``). How far into the future a window may reach is the
+    caller's rule (:func:`timeshift.edge.check_horizon`), not the parser's.
 
     Raises:
         UsageError: the text is none of these.
@@ -143,10 +149,12 @@ def parse_time(text: str, *, now: int | None = None) -> int:
     current = now_ns() if now is None else now
     rel = _RELATIVE.match(s)
     if rel:
-        if not rel.group("dur"):
+        sign = rel.group("sign") or rel.group("bare_sign")
+        dur = rel.group("dur") or rel.group("bare_dur")
+        if not dur:
             return current
-        delta = parse_duration(rel.group("dur"))
-        return current - delta if rel.group("sign") == "-" else current + delta
+        delta = parse_duration(dur)
+        return current - delta if sign == "-" else current + delta
     if _UNIX.match(s):
         return _decimal_to_ns(s, NS_PER_S)
     m = _ISO.match(s)

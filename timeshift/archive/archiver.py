@@ -32,11 +32,13 @@ from typing import Any, Literal
 
 from ..auth import Signer
 from ..cmaf import CmafSource, init_key
+from ..edge import EdgePolicy, check_horizon
 from ..errors import StoreError, TimeshiftError, UsageError
 from ..fetch import FetchOptions, SegmentCache, default_cache_dir
+from ..follow import EdgeEvent, LiveEdgeSource
 from ..pieces import Fetched
-from ..pipeline import PlaylistSource, WindowEvent, WindowOptions, run_window
-from ..plan import resolve_source
+from ..pipeline import PlaylistSource, WindowEvent, WindowOptions, WindowSource, run_window
+from ..plan import Source, resolve_source
 from ..playlist import TOLERANCE, Gap, InitSection, Segment, Selection
 from ..times import NS_PER_S, format_iso
 from ..window import Window
@@ -129,6 +131,9 @@ class ArchiveOptions:
     cache_dir: Path | None = None
     verify: bool = False
     force: bool = False
+    #: Wait for a window that reaches past what is published (the live edge), as a clip
+    #: does, instead of archiving what exists and marking the job Retry (None: do not).
+    edge: EdgePolicy | None = None
 
 
 @dataclass(frozen=True)
@@ -322,11 +327,14 @@ class UploadSink:
                                opts.fetch)
         self.init_keys: dict[InitSection, str] = {}
 
+    def _key(self, s: Segment) -> str:
+        job = self.job
+        return self.template.render(domain=job.domain, app=job.app, stream=job.stream,
+                                    start=s.start, end=s.end, sequence=s.sequence)
+
     async def start(self, selection: Selection) -> None:
         job = self.job
-        self.keys = {s.sequence: self.template.render(
-            domain=job.domain, app=job.app, stream=job.stream, start=s.start, end=s.end,
-            sequence=s.sequence) for s in selection.segments}
+        self.keys = {s.sequence: self._key(s) for s in selection.segments}
         if len(set(self.keys.values())) != len(self.keys):
             raise UsageError(f"template {job.template!r} gives two segments the same key; "
                              "include {UnixTimestamp} and {Sequence}", field="template")
@@ -340,7 +348,7 @@ class UploadSink:
         if not self.archived:
             self.size = await asyncio.to_thread(_probe_size, data)
         jump = self.previous is not None and seg.start > self.previous.end + TOLERANCE
-        key = self.keys[seg.sequence]
+        key = self.keys.get(seg.sequence) or self._key(seg)  # or it came at the live edge
         self.archived.append(ArchivedSegment(
             key, seg.sequence, seg.start, seg.duration, len(data), crc,
             discontinuity=bool(self.archived) and (seg.discontinuity or piece.follows_gap or jump),
@@ -430,9 +438,21 @@ def _gap_dict(g: Gap) -> dict[str, Any]:
 async def _run(job: ArchiveJob, store: ObjectStore, opts: ArchiveOptions, template: KeyTemplate,
                index_key: str, counts: dict[str, int],
                emit: Callable[[str, str], None]) -> JobResult:
-    source = PlaylistSource(resolve_source(None, job.domain, job.app, job.stream, job.start,
-                                           job.end, opts.scheme, opts.signer),
-                            opts.signer, opts.allowed_hosts)
+    def resolved() -> Source:
+        return resolve_source(None, job.domain, job.app, job.stream, job.start, job.end,
+                              opts.scheme, opts.signer)
+
+    source: WindowSource = PlaylistSource(resolved(), opts.signer, opts.allowed_hosts)
+    if opts.edge is not None:  # the live edge (issue 14): wait for what is still to come
+        check_horizon(job.start, job.end, time.time_ns(), opts.edge.horizon)
+
+        def on_edge(ev: EdgeEvent) -> None:
+            counts["total"] += ev.new_segments
+            emit("edge", ev.detail())
+
+        source = LiveEdgeSource(resolved(), opts.edge, signer=opts.signer,
+                                allowed_hosts=opts.allowed_hosts, on_event=on_edge,
+                                refresh=resolved)
 
     def on_event(ev: WindowEvent) -> None:
         if ev.kind == "plan":

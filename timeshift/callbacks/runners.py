@@ -44,6 +44,7 @@ async def archive_runner(spec: JobSpec, /) -> Mapping[str, Any]:
 
     from ..archive import ArchiveOptions, StoreSpec, archive_job
     from ..archive.serverside import verify_index
+    from ..edge import EdgePolicy
     from ..errors import TimeshiftError
 
     o = spec.options
@@ -65,7 +66,10 @@ async def archive_runner(spec: JobSpec, /) -> Mapping[str, Any]:
                 return {"status": "failed", "error": {"message": f"{key} is missing or empty"}}
             return {"status": "ok", "verified": key, "bytes": info.size}
         job = _archive_job(spec)
-        result = await archive_job(job, store_spec.open(job), ArchiveOptions(scheme=spec.scheme))
+        # A publish_done can come before the session's last segment is published: wait for
+        # it (the live edge, issue 14) rather than archive a session one segment short.
+        options = ArchiveOptions(scheme=spec.scheme, edge=EdgePolicy())
+        result = await archive_job(job, store_spec.open(job), options)
         return result.to_dict()
     except TimeshiftError as exc:
         return {"status": "failed", "error": exc.to_dict()}

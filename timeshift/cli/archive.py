@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
-from ..times import NS_PER_S, TIME_HELP
+from ..times import NS_PER_S, TIME_HELP, parse_duration
 from .options import (
     add_api_options,
     add_signing_options,
@@ -34,6 +34,7 @@ examples:
   timeshift archive --from-publish-list --domain play.example.com --start now-1d --end now \
       --bucket my-archive --endpoint oss-cn-shanghai.aliyuncs.com --executor dask:tcp://10.0.0.5:8786
   timeshift archive ... --server-side            # let the service write the index (CreateLiveStreamRecordIndexFiles)
+  timeshift archive ... --start now-10m --end now+5m --wait   # wait for the live edge, then archive
 
 jobs file: JSON Lines {"domain":..,"app":..,"stream":..,"start":..,"end":..[,"bucket","endpoint","prefix","index"]}
 or CSV with a header naming those fields.
@@ -71,6 +72,18 @@ def _archive_jobs(args: argparse.Namespace) -> list[Any]:
             for j in jobs]
 
 
+def _edge_policy(wait: str | None) -> Any:
+    """--wait: None (not given), "" (given bare: the default bound) or a duration."""
+    from ..edge import EdgePolicy
+
+    if wait is None:
+        return None
+    try:
+        return EdgePolicy(wait=parse_duration(wait) / NS_PER_S if wait else None)
+    except UsageError as exc:
+        raise exc.with_option("--wait") from None
+
+
 def cmd_archive(args: argparse.Namespace) -> int:
     from ..archive import ArchiveOptions, StoreSpec, run_jobs, summary
     from ..fetch import FetchOptions
@@ -97,7 +110,14 @@ def cmd_archive(args: argparse.Namespace) -> int:
         options = ArchiveOptions(
             scheme=args.scheme, signer=signer_from_args(args), allowed_hosts=tuple(args.allow_host),
             fetch=FetchOptions(concurrency=args.segment_concurrency), uploads=args.uploads,
-            cache_dir=args.cache_dir, verify=args.verify, force=args.force)
+            cache_dir=args.cache_dir, verify=args.verify, force=args.force,
+            edge=_edge_policy(args.wait))
+        if options.edge is not None:  # every job checked before any runs
+            from ..edge import check_horizon
+            from ..times import now_ns
+
+            for j in jobs:
+                check_horizon(j.start, j.end, now_ns(), options.edge.horizon)
         results = run_jobs(jobs, options=options, executor=args.executor,
                            concurrency=args.concurrency, attempts=args.attempts, store=spec,
                            progress=progress, on_result=progress.job_done)
@@ -161,6 +181,11 @@ def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     run.add_argument("--server-side", action="store_true",
                      help="ask the service to write the index (CreateLiveStreamRecordIndexFiles, "
                           "for streams it records) and verify it, instead of copying")
+    run.add_argument("--wait", nargs="?", const="", default=None, metavar="DURATION",
+                     help="a window reaching past what the stream has published (the live "
+                          "edge) waits for it, up to DURATION past its end (default: three "
+                          "target durations), instead of archiving what exists and marking "
+                          "the job Retry")
     run.add_argument("--allow-host", action="append", default=[], metavar="HOST",
                      help="also fetch segments from HOST (repeatable)")
     run.add_argument("--cache-dir", type=Path, default=None,

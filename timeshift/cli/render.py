@@ -26,10 +26,18 @@ class ClipProgress:
             mode = "bar" if sys.stderr.isatty() else "none"
         self.mode = mode
         self._last = 0.0
+        self._edge = ""  # at the live edge: what it is waiting for, shown instead of the bar
 
     def __call__(self, ev: Any) -> None:
         if self.mode == "jsonl":
             print(json.dumps(ev.to_dict()), file=sys.stderr, flush=True)
+        elif self.mode == "bar" and (ev.kind == "edge" or self._edge) \
+                and ev.kind not in ("mux", "finished"):
+            # The live edge: one line that says it is waiting and how far it has recorded.
+            if ev.kind == "edge":
+                self._edge = ev.detail
+            print(f"\r{self._edge} · {ev.segments_done}/{ev.segments_total} seg "
+                  f"{ev.bytes / 1e6:.1f} MB\033[K", end="", file=sys.stderr, flush=True)
         elif self.mode == "bar":
             now = time.monotonic()
             if ev.kind not in ("finished", "mux", "plan") and now - self._last < 0.1:
@@ -67,6 +75,13 @@ def format_clip(result: Any) -> str:
     elif cut.get("mode"):
         lines.append(f"  cut {cut['mode']}")
     lines.extend(f"  note: {n}" for n in cut.get("notes", []))
+    live = d.get("live") or {}
+    if live.get("cut_short"):
+        lines.append(f"  CUT SHORT (Ctrl-C): recorded to {live['recorded_until_iso']}, "
+                     f"asked to {live['requested_end_iso']}")
+    elif live.get("followed"):
+        lines.append(f"  followed the live edge: waited {live['waited']:.1f} s, "
+                     f"{live['polls']} playlist reloads ({live['outcome']})")
     for g in d["gaps"]:
         lines.append(f"  GAP {g['start_iso']} → {g['end_iso']} ({g['duration']} s, {g['reason']})")
     if d["gap_report"]:

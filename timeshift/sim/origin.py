@@ -35,6 +35,9 @@ service (5 s timeout, 5 retries 1 s apart) and, to test receivers, delivered
 URL layout::
 
     /{app}/{stream}.m3u8?lhs_start=1&...            playlists (SPEC §1)
+    /{app}/{stream}.m3u8                             the plain live playlist (no lhs_*: the
+                                                     newest list_size segments, growing as
+                                                     each is published, in real time)
     /{app}/{stream}/{k}.ts?t={unix}                  segment k ({k}.m4s for CMAF)
     /{app}/{stream}/init/{n}.mp4                     CMAF init segment of sample cycle n
     /{app}/{stream}/r{j}.ts                          byte-range resource j (segments jN..jN+N-1)
@@ -476,7 +479,8 @@ class _Origin:
         if not self.known(app, name):
             return web.Response(status=404, text="404 no such stream\n")
         q = request.query
-        if q.get("lhs_start") != "1" and q.get("aliyunols") != "on":
+        plain = not any(k.startswith("lhs_") or k == "aliyunols" for k in q)  # live: issue 14
+        if not plain and q.get("lhs_start") != "1" and q.get("aliyunols") != "on":
             return web.Response(status=404, text="not a time-shift request (no marker)\n")
         times: dict[str, int] = {}
         try:
@@ -488,6 +492,8 @@ class _Origin:
             return web.Response(status=400, text=f"400 {exc}\n")
         now = self.cfg.clock()
         s = self.stream
+        if plain:  # the normal live URL (SPEC §1): the newest segments, growing in real time
+            times["offset"] = 0
         if "offset" in times:
             edge = now - times["offset"] / NS_PER_S
             last = s.index_at(edge) - 1
