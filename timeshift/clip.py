@@ -403,7 +403,7 @@ class ClipSink:
 
     async def finish(self, final: Selection) -> _Written:
         assert self._writer is not None and self._plan is not None and self._warm_av is not None
-        await self.cmaf.aclose()
+        await self.cmaf.finish()
         cut_stats = await self._writer.finish(final)
         if self.edge is not None and (self.edge.following or self.edge.cut_short):
             self._plan = _final_plan(self._plan, final)
@@ -426,6 +426,12 @@ class ClipSink:
                 await self._writer.abort()
         finally:
             self.tmp.unlink(missing_ok=True)
+
+
+def _inits(cache_dir: Path | None, fetch: FetchOptions, keep_cache: bool) -> CmafSource:
+    """CMAF: where a clip's init sections are fetched and cached (issue 13, cmaf.py)."""
+    return CmafSource(None, SegmentCache(cache_dir or default_cache_dir()), fetch,
+                      keep_cache=keep_cache)
 
 
 def _check_output(out: Path, fmt: str, cut: CutMode | None, fetch: FetchOptions) -> None:
@@ -538,11 +544,8 @@ async def aclip(
     source = LiveEdgeSource(
         resolved, edge, signer=signer, allowed_hosts=allowed_hosts, stop=stop, on_event=on_edge,
         refresh=lambda: resolve_source(url, domain, app, stream, start, end, scheme, signer))
-    cmaf = CmafSource(None, SegmentCache(cache_dir or default_cache_dir()), fetch)
-    sink = ClipSink(out, fmt, cut or "exact", ffmpeg, edge=source, cmaf=cmaf)
+    sink = ClipSink(out, fmt, cut or "exact", ffmpeg, source, _inits(cache_dir, fetch, keep_cache))
     run = await run_window(source, options, sink, on_event)
-    if not keep_cache:
-        cmaf.discard()  # the init sections, with the segments
     result = _result(out, run, fmt, source.report().to_dict())
     if progress is not None:
         total = len(run.selection.segments) + source.arrived

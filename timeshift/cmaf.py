@@ -78,12 +78,19 @@ class CmafSource:
     """
 
     def __init__(self, session: aiohttp.ClientSession | None, cache: SegmentCache,
-                 opts: FetchOptions) -> None:
+                 opts: FetchOptions, *, keep_cache: bool = True) -> None:
         self.session, self.cache, self.opts = session, cache, opts
+        self.keep_cache = keep_cache
         self._own: aiohttp.ClientSession | None = None
         self.stats = FetchStats()
         self._inits: dict[InitSection, bytes] = {}
         self._fetched: list[Segment] = []
+
+    async def finish(self) -> None:
+        """The run succeeded: close, and drop the init sections from the cache unless kept."""
+        await self.aclose()
+        if not self.keep_cache:
+            self.discard()
 
     async def aclose(self) -> None:
         if self._own is not None:
