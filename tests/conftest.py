@@ -12,6 +12,25 @@ from timeshift.sim.origin import OriginConfig, OriginServer
 from timeshift.sim.oss import OssConfig, OssServer
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--no-skips", action="store_true",
+                     help="fail the run if any test is skipped (CI: every test must run, "
+                          "so a missing GStreamer, Chromium or aria2 cannot pass quietly)")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if not session.config.getoption("--no-skips") or reporter is None:
+        return
+    skipped = reporter.stats.get("skipped", [])
+    if skipped and exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        reporter.ensure_newline()
+        reporter.write_line(f"--no-skips: {len(skipped)} test(s) skipped, which fails this run "
+                            "(the summary gives each reason; install what it names)", red=True)
+
+
 @pytest.fixture
 def make_origin() -> Iterator[Callable[..., OriginServer]]:
     """Start local origins with the given OriginConfig fields; all are stopped after the test."""

@@ -201,7 +201,18 @@ class AuthError(RemoteError):
 
 
 class NotFoundError(RemoteError):
-    """404 from a server."""
+    """404 from a server.
+
+    For a time-shift playlist or timeline query the hint names ``timeshift shift enable``:
+    a stream whose time-shift is off answers 404 too (issue 16, :mod:`timeshift.shifthint`).
+    """
+
+    def __init__(self, message: str, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        if self.hint is None and self.url:
+            from .shifthint import shift_off_hint  # pure, stdlib only
+
+            self.hint = shift_off_hint(self.url)
 
 
 class TimelineError(RemoteError):

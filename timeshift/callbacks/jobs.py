@@ -82,22 +82,26 @@ class JobSpec:
 
 
 def session_job(notify: PublishNotify, start: int | None, end: int,
-                rule: ArchiveRule) -> JobSpec:
-    """The job that archives a session that ended: ``[start, end)`` in unix seconds."""
+                rule: ArchiveRule, *, domain: str | None = None) -> JobSpec:
+    """The job that archives a session that ended: ``[start, end)`` in unix seconds.
+
+    ``domain`` is the host to fetch from (default: the rule's play domain, else the callback's).
+    """
     start_ns = None if start is None else start * NS_PER_S
     return JobSpec(
         id=job_id("session", notify.domain, notify.app, notify.stream, start_ns, end * NS_PER_S),
-        kind="session", domain=rule.play_domain or notify.domain, app=notify.app,
+        kind="session", domain=domain or rule.play_domain or notify.domain, app=notify.app,
         stream=notify.stream, start=start_ns, end=end * NS_PER_S, source_domain=notify.domain,
         scheme=rule.scheme, options=dict(rule.options))
 
 
-def record_file_job(event: RecordFileEvent, rule: ArchiveRule) -> JobSpec:
-    """The job that verifies and copies one recording file."""
+def record_file_job(event: RecordFileEvent, rule: ArchiveRule, *,
+                    domain: str | None = None) -> JobSpec:
+    """The job that verifies and copies one recording file (``domain`` as for :func:`session_job`)."""
     start, end = event.start_time * NS_PER_S, event.stop_time * NS_PER_S
     return JobSpec(
         id=job_id("record_file", event.domain, event.app, event.stream, start, end, event.uri),
-        kind="record_file", domain=rule.play_domain or event.domain, app=event.app,
+        kind="record_file", domain=domain or rule.play_domain or event.domain, app=event.app,
         stream=event.stream, start=start, end=end, source_domain=event.domain,
         scheme=rule.scheme, uri=event.uri, options=dict(rule.options))
 

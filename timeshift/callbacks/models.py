@@ -49,6 +49,7 @@ MAX_TEXT = 1024         # free text the service passes through (usrargs, node, u
 MAX_UNIX = 2**32        # a unix time past 2106 is a wrong unit (ms), not a date
 _DOMAIN = re.compile(r"[A-Za-z0-9_]([A-Za-z0-9_.-]{0,252})(:\d{1,5})?")  # "gs_domain": seed 11.14; a port: the local origin
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_MAX_DIGITS = 12        # unix seconds, or kbps, never need more
 
 
 def _text(data: Mapping[str, Any], key: str, *, required: bool = True,
@@ -92,7 +93,9 @@ def _unix(data: Mapping[str, Any], key: str, *, required: bool = True) -> int | 
         raise PayloadError("must be unix seconds", field=key)
     if isinstance(value, str):
         value = value.strip()
-        if not value.isdigit():  # isdigit: no sign, no decimal point, no exponent
+        # isdigit alone passes "²" and other non-ASCII digits, which int() refuses, and
+        # int() of thousands of digits raises too: both were 500s (issue 11, item 9).
+        if not (value.isascii() and value.isdigit()) or len(value) > _MAX_DIGITS:
             raise PayloadError(f"{value[:20]!r} is not unix seconds", field=key)
         value = int(value)
     if not isinstance(value, int):
@@ -193,6 +196,12 @@ def parse_record_event(body: bytes | str) -> RecordEvent:
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise PayloadError(f"the body is not JSON ({exc.__class__.__name__})",
                            field="body") from None
+    except RecursionError:
+        # Tens of thousands of nested brackets fit in the body limit; json recurses per level.
+        raise PayloadError("the body is nested too deeply", field="body") from None
+    except ValueError as exc:  # e.g. an integer of more digits than int() accepts
+        raise PayloadError(f"the body holds an unreadable value ({str(exc)[:60]})",
+                           field="body") from None
     if not isinstance(data, dict):
         raise PayloadError("the body is not a JSON object", field="body")
     domain, app, stream = _domain(data, "domain"), _name(data, "app"), _name(data, "stream")
@@ -241,7 +250,7 @@ def parse_on_demand(query: Mapping[str, str]) -> OnDemandQuery:
         PayloadError: a missing or malformed field.
     """
     raw = query.get("vbitrate", "").strip()  # the seed's own example has "vbitrate= 2000"
-    if raw and not raw.isdigit():
+    if raw and not (raw.isascii() and raw.isdigit()):
         raise PayloadError(f"{raw[:20]!r} is not a whole number of kbps", field="vbitrate")
     if len(raw) > 9:
         raise PayloadError("is implausibly large", field="vbitrate")

@@ -18,8 +18,12 @@ __all__ = ["register_callbacks"]
 def register_callbacks(live: LiveApi, domain: str, notify_url: str, *,
                        record_notify_url: str | None = None, on_demand_url: str | None = None,
                        need_status_notify: bool = False, secret: str | None = None,
-                       secret_param: str = "token") -> dict[str, Any]:
+                       secret_param: str = "token",
+                       auth_key: str | None = None) -> dict[str, Any]:
     """Set the domain's publish callback and, when given, its recording callbacks.
+
+    With ``auth_key`` both are set to be signed (``NotifyReqAuth=yes``, ``NotifyAuthKey``;
+    SPEC §5a); the key is sent to the API only, never returned or printed.
 
     The recording callback is added, or updated when the domain already has one, so running
     this again is harmless. Returns what was set, secrets masked.
@@ -31,15 +35,17 @@ def register_callbacks(live: LiveApi, domain: str, notify_url: str, *,
     def url(u: str | None) -> str | None:
         return None if u is None else with_secret(u, secret_param, secret)
 
-    live.set_streams_notify_url(domain, url(notify_url) or "")
+    live.set_streams_notify_url(domain, url(notify_url) or "", auth_key=auth_key)
     out: dict[str, Any] = {"domain": domain, "notify_url": notify_url,
                            "record_notify_url": None, "on_demand_url": None,
                            "need_status_notify": None, "secret": bool(secret)}
+    if auth_key:  # only when set: the answer's shape stays as it was without a key
+        out["signed"] = True
     if record_notify_url is not None:
         exists = live.describe_record_notify_config(domain) is not None
         live.set_record_notify_config(domain, url(record_notify_url) or "",
                                       need_status_notify=need_status_notify, update=exists,
-                                      on_demand_url=url(on_demand_url))
+                                      on_demand_url=url(on_demand_url), auth_key=auth_key)
         out.update(record_notify_url=record_notify_url, on_demand_url=on_demand_url,
                    need_status_notify=need_status_notify)
     for key in ("notify_url", "record_notify_url", "on_demand_url"):

@@ -21,7 +21,8 @@ may also ask for a codec (any of a list, case-insensitive) and a video bitrate r
 kbps (a question without a bitrate then does not match it). ``interval`` is seconds per
 format, 5-21600 (seed 11.13). An archive rule says which events make archive jobs
 (``publish_done``, ``record_file``), which play domain and scheme to fetch from (default:
-the callback's domain, https) and ``options`` (strings) handed to the job runner as they are.
+the callback's domain where :meth:`ArchiveRule.fetch_domain` allows it, https) and ``options``
+(strings) handed to the job runner as they are.
 
 Mistakes in the file are the user's: they raise :class:`~timeshift.errors.UsageError` naming
 the rule and key, when the file is loaded, never when the service calls.
@@ -30,6 +31,7 @@ the rule and key, when the file is loaded, never when the service calls.
 from __future__ import annotations
 
 import fnmatch
+import ipaddress
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -137,6 +139,37 @@ class ArchiveRule:
     play_domain: str | None = None
     scheme: str = "https"
     options: Mapping[str, str] = field(default_factory=dict)
+
+    def fetch_domain(self, callback_domain: str, *, authenticated: bool) -> str | None:
+        """The host a job made by this rule fetches from; None when the callback may not choose.
+
+        A callback's own domain is someone else's input: it may be an IP address or carry
+        a port, which would point the worker at an internal service (issue 11, item 10).
+        It is fetched only when the rule names it (a domain pattern without wildcards),
+        when the callback proved it comes from the service (shared secret or signature),
+        or when it is a plain public-looking DNS name (no port, not an address, not a
+        local name). Otherwise the rule needs a ``play_domain``.
+        """
+        if self.play_domain:
+            return self.play_domain
+        domain = callback_domain.lower()
+        named = not any(c in self.pattern.domain for c in "*?[")
+        if (named and domain == self.pattern.domain.lower()) or authenticated:
+            return callback_domain
+        return callback_domain if _public_name(domain) else None
+
+
+_LOCAL_SUFFIXES = (".local", ".internal", ".localhost", ".localdomain", ".lan", ".home.arpa")
+
+
+def _public_name(host: str) -> bool:
+    if ":" in host or "." not in host.strip(".") or host.endswith(_LOCAL_SUFFIXES):
+        return False
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return host != "localhost"
+    return False
 
 
 @dataclass(frozen=True)

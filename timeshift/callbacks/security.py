@@ -1,10 +1,11 @@
-"""What stands in for a signature on the service's callbacks: source networks, a shared secret
-in the callback URL's query, rate limits. Pure (values and an injected clock).
+"""The receiver's defences besides the signature: source networks, a shared secret in the
+callback URL's query, rate limits. Pure (values and an injected clock).
 
-The service signs none of its callbacks (seed 7.4, 11.13, 11.14), so anyone who can reach
-the receiver could report a session and make it archive. A careful operator binds the
-receiver where only the service reaches it, lists the service's networks, and registers
-the callback URL with a secret (``...?token=SECRET``) that the service echoes back.
+The seeds (7.4, 11.13, 11.14) describe unsigned callbacks; today the service signs them once
+a ``NotifyAuthKey`` is configured (SPEC §5a, :mod:`.signing`). Without a key anyone who can
+reach the receiver could report a session and make it archive, so a careful operator sets the
+key, binds the receiver where only the service reaches it, lists the service's networks, and
+may register the callback URL with a secret (``...?token=SECRET``) that the service echoes back.
 """
 
 from __future__ import annotations

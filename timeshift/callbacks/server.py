@@ -10,8 +10,11 @@ Routes (register the URLs with ``timeshift callbacks register``)::
 
 Every answer is given at once (the service waits 5 s, then retries 5 times): the handlers
 only parse, consult the rules and write to the SQLite queue; the worker runs jobs after the
-answer. Before any handler a request must come from an allowed network (else 403), stay
-within its source's rate (else 429) and carry the shared secret when one is set (else 403).
+answer. Before any handler a request must come from an allowed network (else 403), carry
+the shared secret when one is set and, with a ``NotifyAuthKey``, a good ``ALI-LIVE-SIGNATURE``
+(SPEC §5a; else 403), and stay within its source's rate (else 429). Authentication comes
+first and failures have a bucket of their own, so a flood of bad requests from an address
+(or, behind a proxy, from anyone) never uses up the rate of the service's real callbacks.
 A malformed payload is answered 400 and logged; nothing a caller sends stops the receiver.
 """
 
@@ -27,14 +30,16 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from yarl import URL
 
 from ..errors import PayloadError, redact_url
 from ..localserver import BackgroundServer
 from .jobs import JobRunner, SessionResolver, record_file_job, session_job
 from .models import RecordFileEvent, parse_on_demand, parse_publish, parse_record_event
 from .queue import JobQueue
-from .rules import Rules
+from .rules import ArchiveRule, Rules
 from .security import Network, RateLimiter, mask_secret, secret_matches, source_allowed
+from .signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, CallbackAuth
 from .worker import Worker
 
 __all__ = ["ReceiverConfig", "ReceiverServer", "make_receiver_app"]
@@ -53,7 +58,15 @@ class ReceiverConfig:
         rules: on-demand answers and archive rules.
         allow: networks callbacks may come from (empty: any).
         secret: the value the ``secret_param`` query parameter must carry (None: not checked).
+        auth: the ``NotifyAuthKey`` (and previous key) callbacks must be signed with (None:
+            signatures are not checked).
+        publish_domains: the ingest domains publish callbacks are signed with (empty: the
+            callback's own ``app`` value, which is the ingest domain).
+        callback_host: the host the recording callbacks were registered with, which they are
+            signed with (None: the request's ``Host``, without its port).
         rate, burst: the token bucket per source address (requests per second, burst size).
+        fail_rate, fail_burst: the separate bucket per source for refused requests.
+        job_timeout: seconds one job may run before it is a failed attempt (None: no limit).
         dedupe: seconds within which a repeated publish or publish_done is a retry.
         max_attempts, retry_delay: the worker's retry policy.
         poll: the worker's longest idle sleep.
@@ -63,8 +76,14 @@ class ReceiverConfig:
     allow: tuple[Network, ...] = ()
     secret: str | None = field(default=None, repr=False)
     secret_param: str = "token"
+    auth: CallbackAuth | None = None
+    publish_domains: tuple[str, ...] = ()
+    callback_host: str | None = None
     rate: float = 10.0
     burst: int = 30
+    fail_rate: float = 1.0
+    fail_burst: int = 10
+    job_timeout: float | None = 6 * 3600.0
     dedupe: int = 60
     max_attempts: int = 3
     retry_delay: float = 30.0
@@ -79,6 +98,7 @@ class _Receiver:
         self.worker = worker
         self.clock = clock
         self.limiter = RateLimiter(cfg.rate, cfg.burst)
+        self.fail_limiter = RateLimiter(cfg.fail_rate, cfg.fail_burst)
         self.counters: dict[str, int] = {}
 
     def count(self, key: str) -> None:
@@ -95,6 +115,25 @@ class _Receiver:
                     status, reason)
         return web.json_response({"ok": False, "error": reason}, status=status, headers=headers)
 
+    def signed_domains(self, request: web.Request) -> tuple[str, ...]:
+        """What the service hashed into the signature (SPEC §5a)."""
+        if request.path == "/publish":
+            return self.cfg.publish_domains or (request.query.get("app", "").lower(),)
+        host = self.cfg.callback_host or URL(f"http://{request.host}").host or ""
+        return (host.lower(),)
+
+    def authenticate(self, request: web.Request) -> str | None:
+        """None when the request carries what the configuration asks for, else the reason."""
+        if not secret_matches(request.query.get(self.cfg.secret_param), self.cfg.secret):
+            return f"missing or wrong {self.cfg.secret_param}"
+        auth = self.cfg.auth
+        if auth is None:
+            return None
+        reasons = [auth.check(domain, request.headers.get(TIMESTAMP_HEADER),
+                              request.headers.get(SIGNATURE_HEADER), self.clock())
+                   for domain in self.signed_domains(request)]
+        return None if None in reasons else reasons[0]
+
     @web.middleware
     async def guard(self, request: web.Request,
                     handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -102,16 +141,35 @@ class _Receiver:
         peer = request.remote or ""
         if not source_allowed(peer, self.cfg.allow):
             return self.refuse(request, 403, "source address not allowed")
+        reason = self.authenticate(request)
+        if reason is not None:
+            # Refusals drain a bucket of their own: they cannot lock out valid callbacks.
+            if not self.fail_limiter.allow(peer):
+                return self.refuse(request, 429, "too many refused requests", headers={
+                    "Retry-After": str(max(1, round(self.fail_limiter.retry_after(peer))))})
+            return self.refuse(request, 403, reason)
         if not self.limiter.allow(peer):
             wait = max(1, round(self.limiter.retry_after(peer)))
             return self.refuse(request, 429, "rate limit exceeded",
                                headers={"Retry-After": str(wait)})
-        if not secret_matches(request.query.get(self.cfg.secret_param), self.cfg.secret):
-            return self.refuse(request, 403, f"missing or wrong {self.cfg.secret_param}")
         try:
             return await handler(request)
         except PayloadError as exc:
             return self.refuse(request, 400, str(exc))
+
+    def fetch_domain(self, rule: ArchiveRule, domain: str, field_name: str) -> str:
+        """The host the job fetches from, or a 400 naming the field that chose a bad one."""
+        fetch = rule.fetch_domain(domain, authenticated=self.authenticated)
+        if fetch is None:
+            raise PayloadError(f"{domain[:80]!r} is not a domain the archive rules name; give the "
+                               "rule a play_domain (or a domain without wildcards)",
+                               field=field_name)
+        return fetch
+
+    @property
+    def authenticated(self) -> bool:
+        """Whether every callback that reaches a handler proved it comes from the service."""
+        return bool(self.cfg.secret or self.cfg.auth)
 
     async def publish(self, request: web.Request) -> web.Response:
         note = parse_publish(request.query)
@@ -134,7 +192,9 @@ class _Receiver:
             log.warning("publish_done %s/%s/%s: empty session %d-%d, nothing to archive",
                         note.domain, note.app, note.stream, session.start, session.end)
             return web.json_response({"ok": True, "job": None})
-        job, new = self.queue.enqueue(session_job(note, session.start, session.end, rule))
+        fetch = self.fetch_domain(rule, note.domain, "app")
+        job, new = self.queue.enqueue(session_job(note, session.start, session.end, rule,
+                                                  domain=fetch))
         log.info("publish_done %s/%s/%s: job %s%s", note.domain, note.app, note.stream, job.id,
                  "" if new else f" (delivery {job.deliveries})")
         self.worker.wake()
@@ -151,7 +211,8 @@ class _Receiver:
         if rule is None:
             log.info("record file %s: no archive rule", event.uri)
             return web.json_response({"ok": True, "job": None})
-        job, new = self.queue.enqueue(record_file_job(event, rule))
+        fetch = self.fetch_domain(rule, event.domain, "domain")
+        job, new = self.queue.enqueue(record_file_job(event, rule, domain=fetch))
         self.worker.wake()
         return web.json_response({"ok": True, "job": job.id, "new": new})
 
@@ -177,7 +238,8 @@ def make_receiver_app(cfg: ReceiverConfig, queue_path: str | Path, runner: JobRu
     if recovered:
         log.warning("%d job(s) were running when the receiver stopped; queued again", recovered)
     worker = Worker(queue, runner, resolver=resolver, max_attempts=cfg.max_attempts,
-                    retry_delay=cfg.retry_delay, poll=cfg.poll, clock=clock)
+                    retry_delay=cfg.retry_delay, poll=cfg.poll, clock=clock,
+                    job_timeout=cfg.job_timeout)
     receiver = _Receiver(cfg, queue, worker, clock)
     app = web.Application(middlewares=[receiver.guard], client_max_size=MAX_BODY)
     app[RECEIVER_KEY] = receiver

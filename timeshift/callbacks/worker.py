@@ -1,5 +1,11 @@
 """The worker: takes queued jobs one at a time and runs them through an injected runner.
 
+Each attempt has a time limit (``job_timeout``), so one stalled job (a segment that drips a
+byte every few seconds) fails its attempt and is retried later instead of holding the
+queue. A runner in a thread (:func:`~timeshift.callbacks.jobs.thread_runner`) cannot be
+stopped from outside: its thread is left to finish or fail on its own deadlines, and the
+queue moves on.
+
 The receiver answers callbacks at once and leaves the work here, so a slow archive never
 makes the service's 5 s timeout run out. A job queued without a session start (its
 ``publish`` was never seen) first asks the timeline where the session began.
@@ -48,12 +54,15 @@ class Worker:
         max_attempts: attempts before a job is ``failed`` for good.
         retry_delay: seconds before a failed attempt is tried again (doubling each time).
         poll: the longest sleep between looks at the queue when nothing wakes the worker.
+        job_timeout: seconds one attempt may take (session lookup and run) before it is
+            cancelled and counted as failed; None: no limit.
     """
 
     def __init__(self, queue: JobQueue, runner: JobRunner, *,
                  resolver: SessionResolver | None = None, max_attempts: int = 3,
                  retry_delay: float = 30.0, poll: float = 5.0,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 job_timeout: float | None = None) -> None:
         self.queue = queue
         self.runner = runner
         self.resolver = resolver
@@ -61,6 +70,7 @@ class Worker:
         self.retry_delay = retry_delay
         self.poll = poll
         self.clock = clock
+        self.job_timeout = job_timeout
         self.current: str | None = None
         self._wake = asyncio.Event()
 
@@ -88,9 +98,10 @@ class Worker:
         log.info("job %s: %s %s/%s/%s, attempt %d", job.id, spec.kind, spec.domain, spec.app,
                  spec.stream, job.attempts)
         try:
-            if spec.start is None:
-                spec = await self._resolve(spec)
-            result = dict(await self.runner(spec))
+            result = await asyncio.wait_for(self._attempt(spec), timeout=self.job_timeout)
+        except asyncio.TimeoutError:
+            self._failed(job, f"timed out after {self.job_timeout:g} s")
+            return True
         except asyncio.CancelledError:
             # The receiver is stopping: the job goes back uncounted, to run at the next start.
             self.queue.release(job.id)
@@ -110,6 +121,11 @@ class Worker:
             self.queue.finish(job.id, result)
             log.info("job %s: done", job.id)
         return True
+
+    async def _attempt(self, spec: JobSpec) -> dict[str, Any]:
+        if spec.start is None:
+            spec = await self._resolve(spec)
+        return dict(await self.runner(spec))
 
     async def _resolve(self, spec: JobSpec) -> JobSpec:
         if self.resolver is None:

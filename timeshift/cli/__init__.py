@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 
 from .. import __version__
 from ..errors import TimeshiftError
-from . import archive, callbacks, clip, demo, openapi, sim, timeline, url
+from . import archive, callbacks, clip, demo, openapi, shift, sim, timeline, url
 from .options import Parser, error_text
 from .render import print_json
 
@@ -29,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="log more (-vv for debug)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
                                 parser_class=Parser)
-    for group in (demo, clip, archive, url, timeline, openapi, sim, callbacks):
+    for group in (demo, clip, archive, url, timeline, openapi, shift, sim, callbacks):
         group.add(sub)
     return parser
 
@@ -49,6 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.parse and not getattr(args, flag[2:].replace("-", "_")):
             parser.exit(2, f"timeshift {args.command}: error: the argument {flag} is required "
                            f"(see timeshift {args.command} --help)\n")
+    shift.apply_template(args)  # --template: the transcoded stream {stream}_{template}
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)

@@ -59,6 +59,10 @@ def add_stream_options(p: argparse.ArgumentParser, *, required: bool = True,
     if scheme:  # the play domain's scheme; OpenAPI commands have their own --scheme
         p.add_argument("--scheme", choices=("http", "https"), default="https",
                        help="default: https")
+        # api (issue 16): transcoded streams are named {stream}_{template} (SPEC §8)
+        p.add_argument("--template", metavar="ID",
+                       help="the transcoded stream {stream}_{ID} (e.g. lld); needs time-shift "
+                            "on transcodes (timeshift shift enable --with-transcodes)")
 
 
 def add_signing_options(p: argparse.ArgumentParser) -> None:
@@ -129,6 +133,9 @@ def add_api_options(p: argparse.ArgumentParser, *, prefix: str = "") -> None:
     g.add_argument(f"--{prefix}region", dest="api_region", default=None,
                    help="RegionId, e.g. cn-shanghai")
     g.add_argument("--profile", default=None, help="credentials profile name")
+    g.add_argument("--signature-version", choices=("v3", "v2"), default="v3",
+                   help="ACS3-HMAC-SHA256 headers (v3, default, as today's SDKs) or HMAC-SHA1 "
+                        "in the query (v2)")
     g.add_argument("--json", action="store_true", help="print JSON")
 
 
@@ -137,7 +144,8 @@ def live_client(args: argparse.Namespace) -> Any:
     from ..openapi.credentials import resolve_credentials
 
     return LiveClient(resolve_credentials(profile=args.profile), endpoint=args.api_endpoint,
-                      scheme=args.api_scheme, region=args.api_region)
+                      scheme=args.api_scheme, region=args.api_region,
+                      signature_version=getattr(args, "signature_version", "v3"))
 
 
 def key_values(pairs: list[str]) -> dict[str, str]:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
+from ..errors import UsageError
 from ..times import NS_PER_S, parse_duration
 from .options import Parser, add_signing_options, signer_from_args
 from .render import print_json
@@ -20,6 +22,17 @@ EPILOG_SIM = """examples:
 """
 
 
+
+
+def _notify_key(args: argparse.Namespace) -> str | None:
+    """api (issue 16): the NotifyAuthKey the origin signs its callbacks with, from the environment."""
+    if not args.notify_auth_key_env:
+        return None
+    key = os.environ.get(args.notify_auth_key_env)
+    if not key:
+        raise UsageError(f"environment variable {args.notify_auth_key_env} is not set or empty",
+                         option="--notify-auth-key-env")
+    return key
 
 
 def cmd_sim(args: argparse.Namespace) -> int:
@@ -37,7 +50,7 @@ def cmd_sim(args: argparse.Namespace) -> int:
         key_rotation=args.key_rotation, key_length=args.key_length,
         byte_ranges=args.byte_ranges, range_fault=args.range_fault, fmp4_map=args.fmp4_map,
         notify_url=args.notify_url, notify_domain=args.notify_domain,
-        notify_deliveries=args.notify_deliveries)
+        notify_deliveries=args.notify_deliveries, notify_auth_key=_notify_key(args))
     stack = build_stack(args.server, host=args.host, port=args.port, origin=origin,
                         domains=tuple(args.domain), root=args.root, buckets=tuple(args.bucket))
 
@@ -124,6 +137,9 @@ def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         s.add_argument("--notify-deliveries", type=int, default=1, metavar="N",
                        help="origin: deliver each callback N times, as the service's retries "
                             "do when an answer is lost (default 1)")
+        s.add_argument("--notify-auth-key-env", metavar="NAME",
+                       help="origin: sign the callbacks (ALI-LIVE-SIGNATURE, SPEC 5a) with the "
+                            "NotifyAuthKey in this environment variable")
         add_signing_options(s)
         s.add_argument("--root", type=Path, default=None, metavar="DIR",
                        help="where liveapi's index files and oss's objects are kept "

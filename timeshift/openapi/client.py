@@ -18,9 +18,17 @@ from urllib.parse import urlencode
 
 import requests
 
-from ..errors import ApiError, TransportError
+from ..errors import ApiError, TransportError, UsageError
 from .credentials import Credentials
-from .signing import API_VERSION, common_params, flatten, sign
+from .signing import (
+    API_VERSION,
+    EMPTY_SHA256,
+    common_params,
+    flatten,
+    sign,
+    v3_authorization,
+    v3_headers,
+)
 
 __all__ = ["DEFAULT_ENDPOINT", "LiveClient"]
 
@@ -41,13 +49,19 @@ class LiveClient:
         backoff: base seconds of the exponential backoff (with jitter).
         session: an injectable ``requests.Session``.
         sleep: injectable for tests that count backoff instead of waiting.
+        signature_version: ``"v3"`` (ACS3-HMAC-SHA256 headers, as the current official SDKs
+            send; the default) or ``"v2"`` (HMAC-SHA1 in the query, the seeds' form).
     """
 
     def __init__(self, credentials: Credentials, *, endpoint: str = DEFAULT_ENDPOINT,
                  scheme: str = "https", region: str | None = None, version: str = API_VERSION,
                  timeout: float | tuple[float, float] = (5.0, 30.0), retries: int = 4,
                  backoff: float = 0.5, session: requests.Session | None = None,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep,
+                 signature_version: str = "v3") -> None:
+        if signature_version not in ("v2", "v3"):
+            raise UsageError(f"{signature_version!r} is not v2 or v3", field="signature_version")
+        self.signature_version = signature_version
         self.credentials = credentials
         self.endpoint = endpoint
         self.scheme = scheme
@@ -62,7 +76,8 @@ class LiveClient:
 
     def __repr__(self) -> str:
         return (f"LiveClient(endpoint={self.endpoint!r}, access_key_id="
-                f"{self.credentials.access_key_id!r}, region={self.region!r})")
+                f"{self.credentials.access_key_id!r}, region={self.region!r}, "
+                f"signature_version={self.signature_version!r})")
 
     def signed_url(self, action: str, params: Mapping[str, Any] | None = None, *,
                    nonce: str | None = None, timestamp: str | None = None) -> str:
@@ -74,6 +89,34 @@ class LiveClient:
         query["Signature"] = sign(query, self.credentials.access_key_secret)
         return f"{self.scheme}://{self.endpoint}/?{urlencode(query)}"
 
+    # -- api (issue 16): the signing step, V3 by default, V2 on request
+
+    def signed_request(self, action: str, params: Mapping[str, Any] | None = None, *,
+                       nonce: str | None = None,
+                       timestamp: str | None = None) -> tuple[str, dict[str, str], str]:
+        """The URL, headers and nonce of one signed GET, without sending it.
+
+        V3 keeps the action's parameters in the query and signs ``host`` and the ``x-acs-*``
+        headers (SPEC §7); V2 puts everything, the signature too, in the query (SPEC §4).
+        """
+        if self.signature_version == "v2":
+            url = self.signed_url(action, params, nonce=nonce, timestamp=timestamp)
+            return url, {}, url.split("SignatureNonce=", 1)[1].split("&", 1)[0]
+        query = flatten(params or {})
+        if self.region:
+            query.setdefault("RegionId", self.region)
+        headers = v3_headers(action, self.endpoint, version=self.version, nonce=nonce,
+                             timestamp=timestamp,
+                             security_token=self.credentials.security_token,
+                             payload_sha256=EMPTY_SHA256)
+        headers["Authorization"] = v3_authorization(
+            "GET", "/", query, headers, EMPTY_SHA256, self.credentials.access_key_id,
+            self.credentials.access_key_secret)
+        url = f"{self.scheme}://{self.endpoint}/" + (f"?{urlencode(query)}" if query else "")
+        return url, headers, headers["x-acs-signature-nonce"]
+
+    # -- end api
+
     def call(self, action: str, **params: Any) -> dict[str, Any]:
         """Send one action and return its decoded JSON answer.
 
@@ -82,10 +125,10 @@ class LiveClient:
             TransportError: no answer after the retries.
         """
         for attempt in range(self.retries + 1):
-            url = self.signed_url(action, params)
-            self.attempts.append(url.split("SignatureNonce=", 1)[1].split("&", 1)[0])
+            url, headers, nonce = self.signed_request(action, params)  # api: V3 or V2
+            self.attempts.append(nonce)
             try:
-                resp = self.session.get(url, timeout=self.timeout)
+                resp = self.session.get(url, headers=headers, timeout=self.timeout)
             except requests.RequestException as exc:
                 if attempt == self.retries:
                     raise TransportError(f"{action} failed after {attempt + 1} tries "

@@ -19,10 +19,12 @@ from ..window import Window
 from .client import LiveClient
 from .signing import utc_timestamp
 
-__all__ = ["FOUR_DAYS", "LiveApi", "PublishInfo", "RecordContent", "RecordInfo", "split_window"]
+__all__ = ["FOUR_DAYS", "SHIFT_VISIONS", "LiveApi", "PublishInfo", "RecordContent", "RecordInfo",
+           "ShiftConfig", "split_window"]
 
 FOUR_DAYS = 4 * 86400
 RecordCommand = Literal["start", "stop", "cancel_delay", "restart"]
+SHIFT_VISIONS = (1, 3, 7, 15, 30)  # retention days the service offers (SPEC §1, §8)
 
 
 def _unix(text: str) -> int:
@@ -64,6 +66,7 @@ class RecordInfo:
     width: int
     height: int
     created: int
+    format: str = ""
 
     @classmethod
     def from_api(cls, d: dict[str, Any]) -> RecordInfo:
@@ -74,7 +77,31 @@ class RecordInfo:
             oss_endpoint=str(d.get("OssEndpoint", "")), oss_object=str(d.get("OssObject", "")),
             start=_unix(str(d.get("StartTime", ""))), end=_unix(str(d.get("EndTime", ""))),
             duration=float(d.get("Duration") or 0), width=int(d.get("Width") or 0),
-            height=int(d.get("Height") or 0), created=_unix(str(d.get("CreateTime", ""))))
+            height=int(d.get("Height") or 0), created=_unix(str(d.get("CreateTime", ""))),
+            format=str(d.get("Format") or ""))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ShiftConfig:
+    """One time-shift configuration row (DescribeLiveShiftConfigs); ``*`` is every app/stream."""
+
+    domain: str
+    app: str
+    stream: str
+    vision: int
+    ignore_transcode: bool
+    duration: int | None = None
+
+    @classmethod
+    def from_api(cls, d: dict[str, Any]) -> ShiftConfig:
+        ignore = d.get("IgnoreTranscode", True)
+        return cls(str(d.get("DomainName", "")), str(d.get("AppName", "")),
+                   str(d.get("StreamName", "")), int(d.get("Vision") or 7),
+                   ignore if isinstance(ignore, bool) else str(ignore).lower() != "false",
+                   int(d["Duration"]) if d.get("Duration") not in (None, "") else None)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -127,6 +154,11 @@ def _check_notify_url(url: str, field: str) -> None:
         raise UsageError(f"{url[:40]!r} must be an http:// or https:// URL", field=field)
 
 
+def _notify_auth(key: str | None) -> dict[str, str]:
+    """The parameters that make the service sign its callbacks with ``key`` (SPEC §5a)."""
+    return {"NotifyReqAuth": "yes", "NotifyAuthKey": key} if key else {}
+
+
 def _stream(domain: str, app: str, stream: str) -> dict[str, str]:
     for flag, value in (("domain", domain), ("app", app), ("stream", stream)):
         if not value:
@@ -145,8 +177,11 @@ class LiveApi:
 
     def create_record_index_files(self, domain: str, app: str, stream: str, *, start: int,
                                   end: int, oss_endpoint: str, oss_bucket: str,
-                                  oss_object: str) -> RecordInfo:
-        """CreateLiveStreamRecordIndexFiles: one index file for ``[start, end)`` (≤ 4 days)."""
+                                  oss_object: str, end_time_included: bool = False) -> RecordInfo:
+        """CreateLiveStreamRecordIndexFiles: one index file for ``[start, end)`` (≤ 4 days).
+
+        ``end_time_included`` also takes the segment that holds ``end`` (SPEC §8).
+        """
         _check_window(start, end, "CreateLiveStreamRecordIndexFiles")
         for flag, value in (("oss_endpoint", oss_endpoint), ("oss_bucket", oss_bucket),
                             ("oss_object", oss_object)):
@@ -154,8 +189,24 @@ class LiveApi:
                 raise UsageError("is required", field=flag)
         body = self.call("CreateLiveStreamRecordIndexFiles", **_stream(domain, app, stream),
                          StartTime=utc_timestamp(start), EndTime=utc_timestamp(end),
-                         OssEndpoint=oss_endpoint, OssBucket=oss_bucket, OssObject=oss_object)
+                         OssEndpoint=oss_endpoint, OssBucket=oss_bucket, OssObject=oss_object,
+                         EndTimeIncluded=True if end_time_included else None)
         return RecordInfo.from_api(body.get("RecordInfo") or {})
+
+    def delete_record_index_files(self, domain: str, app: str, stream: str,
+                                  record_ids: list[str], *,
+                                  remove_file: bool = False) -> list[dict[str, str]]:
+        """DeleteLiveStreamRecordIndexFiles; with ``remove_file`` the OSS objects go too.
+
+        Returns ``{"record_id", "message"}`` per id, as the service reports each.
+        """
+        if not record_ids or not all(record_ids):
+            raise UsageError("give at least one record id", field="record_id")
+        body = self.call("DeleteLiveStreamRecordIndexFiles", **_stream(domain, app, stream),
+                         RecordId=list(record_ids), RemoveFile=True if remove_file else None)
+        rows = (body.get("RecordDeleteInfoList") or {}).get("RecordDeleteInfo") or []
+        return [{"record_id": str(r.get("RecordId", "")), "message": str(r.get("Message", ""))}
+                for r in rows]
 
     def describe_record_index_file(self, domain: str, app: str, stream: str,
                                    record_id: str) -> RecordInfo:
@@ -211,6 +262,37 @@ class LiveApi:
         body = self.call("RealTimeRecordCommand", **_stream(domain, app, stream), Command=command)
         return str(body.get("RequestId", ""))
 
+    # -- time-shift configuration (SPEC §8)
+
+    def open_shift(self, domain: str, app: str, stream: str, *, duration: int | None = None,
+                   vision: int | None = None, ignore_transcode: bool | None = None) -> None:
+        """OpenLiveShift: time-shift for ``app/stream`` (``*`` for every one).
+
+        ``duration`` is the TS segment length in seconds, ``vision`` the days kept (1, 3, 7,
+        15 or 30; the service's default 7), ``ignore_transcode=False`` gives transcoded
+        streams time-shift as well. It takes effect when the stream is pushed again.
+        """
+        if duration is not None and not 1 <= duration <= 60:
+            raise UsageError(f"the segment length is 1-60 seconds, not {duration}",
+                             field="duration")
+        if vision is not None and vision not in SHIFT_VISIONS:
+            raise UsageError(f"retention is one of {', '.join(map(str, SHIFT_VISIONS))} days, "
+                             f"not {vision}", field="vision")
+        self.call("OpenLiveShift", **_stream(domain, app, stream), Duration=duration,
+                  Vision=vision, IgnoreTranscode=ignore_transcode)
+
+    def close_shift(self, domain: str, app: str, stream: str) -> None:
+        """CloseLiveShift."""
+        self.call("CloseLiveShift", **_stream(domain, app, stream))
+
+    def describe_shift_configs(self, domain: str) -> list[ShiftConfig]:
+        """DescribeLiveShiftConfigs: the domain's time-shift rows."""
+        if not domain:
+            raise UsageError("is required", field="domain")
+        body = self.call("DescribeLiveShiftConfigs", DomainName=domain)
+        rows = (body.get("Content") or {}).get("Config") or []
+        return [ShiftConfig.from_api(r) for r in rows]
+
     # -- configuration
 
     def add_app_record_config(self, domain: str, app: str, *, oss_endpoint: str, oss_bucket: str,
@@ -235,17 +317,19 @@ class LiveApi:
 
     def set_record_notify_config(self, domain: str, notify_url: str, *,
                                  need_status_notify: bool = False, update: bool = False,
-                                 on_demand_url: str | None = None) -> None:
+                                 on_demand_url: str | None = None,
+                                 auth_key: str | None = None) -> None:
         """Add (or with ``update``, UpdateLiveRecordNotifyConfig) the recording callback URL.
 
         ``on_demand_url`` is where the service asks whether to record a stream (seed 11.13).
+        ``auth_key`` turns on signed callbacks (``NotifyReqAuth=yes``, ``NotifyAuthKey``).
         """
         _check_notify_url(notify_url, "record_notify_url")
         if on_demand_url is not None:
             _check_notify_url(on_demand_url, "on_demand_url")
         self.call("UpdateLiveRecordNotifyConfig" if update else "AddLiveRecordNotifyConfig",
                   DomainName=domain, NotifyUrl=notify_url, NeedStatusNotify=need_status_notify,
-                  OnDemandUrl=on_demand_url)
+                  OnDemandUrl=on_demand_url, **_notify_auth(auth_key))
 
     def describe_record_notify_config(self, domain: str) -> dict[str, Any] | None:
         body = self.call("DescribeLiveRecordNotifyConfig", DomainName=domain)
@@ -255,12 +339,17 @@ class LiveApi:
     def delete_record_notify_config(self, domain: str) -> None:
         self.call("DeleteLiveRecordNotifyConfig", DomainName=domain)
 
-    def set_streams_notify_url(self, domain: str, notify_url: str) -> None:
-        """SetLiveStreamsNotifyUrlConfig: where publish / publish_done callbacks go (seed 7.1)."""
+    def set_streams_notify_url(self, domain: str, notify_url: str, *,
+                               auth_key: str | None = None) -> None:
+        """SetLiveStreamsNotifyUrlConfig: where publish / publish_done callbacks go (seed 7.1).
+
+        ``auth_key`` turns on signed callbacks (SPEC §5a).
+        """
         if not domain:
             raise UsageError("is required", field="domain")
         _check_notify_url(notify_url, "notify_url")
-        self.call("SetLiveStreamsNotifyUrlConfig", DomainName=domain, NotifyUrl=notify_url)
+        self.call("SetLiveStreamsNotifyUrlConfig", DomainName=domain, NotifyUrl=notify_url,
+                  **_notify_auth(auth_key))
 
     def describe_streams_notify_url(self, domain: str) -> dict[str, Any] | None:
         """DescribeLiveStreamsNotifyUrlConfig: the domain's publish callback, or None."""

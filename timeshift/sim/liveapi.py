@@ -1,14 +1,18 @@
 """A local ApsaraVideo Live OpenAPI server (RPC style, 2016-11-01) for tests and demos.
 
-It checks requests the way the service does (signature, nonce replay, timestamp skew,
-AccessKey) and answers with the service's error shape ``{Code, Message, RequestId,
+It checks requests the way the service does (V2 and V3 signatures, nonce replay,
+timestamp skew, AccessKey: :mod:`.liveauth`) and answers with the service's error shape ``{Code, Message, RequestId,
 HostId}``, so the official SDK's ``CommonRequest`` works against it unmodified.
 Both GET query strings and POST form bodies are accepted.
 
-Actions: Create/DescribeLiveStreamRecordIndexFile(s), DescribeLiveStreamRecordContent,
+Actions: Create/Describe/DeleteLiveStreamRecordIndexFile(s) (EndTimeIncluded, RemoveFile,
+Format), Open/CloseLiveShift and DescribeLiveShiftConfigs (:mod:`.liveshift`),
+DescribeLiveStreamRecordContent,
 RealTimeRecordCommand, Add/Describe/DeleteLiveAppRecordConfig, Add/Describe/Update/
 DeleteLiveRecordNotifyConfig, Set/Describe/DeleteLiveStreamsNotifyUrlConfig,
-DescribeLiveStreamsOnlineList and DescribeLiveStreamsPublishList. Faults: ``throttle``
+DescribeLiveStreamsOnlineList and DescribeLiveStreamsPublishList. Recordings it writes or
+starts are announced to the domain's recording callback, signed when configured
+(:mod:`.livenotify`). Faults: ``throttle``
 answers the next N calls with ``Throttling``.
 """
 
@@ -17,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import calendar
 import hashlib
-import hmac
 import posixpath
 import time
 import uuid
@@ -33,21 +36,19 @@ from aiohttp import web
 from ..archive.store import ObjectStore
 from ..archive.template import validate_key
 from ..errors import StoreError, UsageError
-from ..openapi.signing import sign, string_to_sign
 from ..urls import TimeshiftURL
+from .liveauth import ApiFail, Verifier
+from .livenotify import RecordNotifier
+from .liveshift import ShiftConfigs
 from .server import BackgroundServer
 
 __all__ = ["LiveApiConfig", "LiveApiServer", "make_liveapi_app"]
 
-MAX_SKEW = 15 * 60
 FOUR_DAYS = 4 * 86400
 Handler = Callable[["_LiveApi", dict[str, str]], Awaitable[dict[str, Any]]]
 
 
-class _Fail(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
+_Fail = ApiFail
 
 
 @dataclass
@@ -63,6 +64,8 @@ class LiveApiConfig:
     served back at ``/records/{bucket}/{object}``, which is the RecordUrl it returns.
     With ``oss_store`` (``(bucket) -> ObjectStore``, wired to the local OSS server by
     ``timeshift sim all``) it writes them into that bucket instead, as the service does.
+    ``shift`` holds the OpenLiveShift rows; ``timeshift sim all`` lets the origin ask it
+    whether a stream has time-shift.
     """
 
     access_key_id: str = "testid"
@@ -76,6 +79,8 @@ class LiveApiConfig:
     oss_store: Callable[[str], ObjectStore] | None = None
     clock: Callable[[], float] = time.time
     counters: dict[str, int] = field(default_factory=dict)
+    shift: ShiftConfigs = field(default_factory=ShiftConfigs)
+    notify_retry_interval: float = 1.0
 
 
 def _require(p: dict[str, str], *names: str) -> None:
@@ -105,6 +110,14 @@ class _LiveApi:
         self.record_configs: dict[tuple[str, str], dict[str, Any]] = {}
         self.notify_configs: dict[str, dict[str, Any]] = {}
         self.stream_notify_configs: dict[str, dict[str, Any]] = {}
+        self.verifier = Verifier(cfg.access_key_id, cfg.access_key_secret, cfg.clock)
+        self.notifier = RecordNotifier(cfg.clock, self.count, interval=cfg.notify_retry_interval)
+
+    def notify(self, domain: str, event: dict[str, Any], *, status: bool = False) -> None:
+        """Send a recording callback (livenotify) when the domain has one configured."""
+        conf = self.notify_configs.get(domain)
+        if conf and (not status or conf.get("NeedStatusNotify")):
+            self.notifier.send(conf, event)
 
     def published(self, domain: str, app: str, stream: str, start: int,
                   end: int) -> list[tuple[int, int]]:
@@ -116,47 +129,17 @@ class _LiveApi:
     def count(self, key: str) -> None:
         self.cfg.counters[key] = self.cfg.counters.get(key, 0) + 1
 
-    def authenticate(self, params: dict[str, str]) -> None:
-        for name in ("AccessKeyId", "Signature", "SignatureNonce", "Timestamp", "SignatureMethod"):
-            if not params.get(name):
-                raise _Fail(400, "IncompleteSignature" if name != "AccessKeyId" else
-                            "MissingParameter", f"{name} is mandatory for this action.")
-        if params["AccessKeyId"] != self.cfg.access_key_id:
-            raise _Fail(404, "InvalidAccessKeyId.NotFound", "Specified access key is not found.")
-        try:
-            ts = calendar.timegm(time.strptime(params["Timestamp"], "%Y-%m-%dT%H:%M:%SZ"))
-        except ValueError:
-            raise _Fail(400, "InvalidTimeStamp.Format",
-                        "Specified time stamp or date value is not well formatted.") from None
-        now = self.cfg.clock()
-        if abs(now - ts) > MAX_SKEW:
-            raise _Fail(400, "InvalidTimeStamp.Expired",
-                        "Specified time stamp or date value is expired.")
-        expected = sign(params, self.cfg.access_key_secret, self.method)
-        if not hmac.compare_digest(expected.encode(), params["Signature"].encode()):
-            # The service's own wording, StringToSign included: the official SDK compares it
-            # with its own to tell a wrong secret from a wrong signing procedure.
-            raise _Fail(400, "SignatureDoesNotMatch",
-                        "Specified signature is not matched with our calculation. "
-                        f"server string to sign is:{string_to_sign(params, self.method)}")
-        nonce = params["SignatureNonce"]
-        for old in [n for n, t in self.nonces.items() if now - t > 2 * MAX_SKEW]:
-            del self.nonces[old]
-        if nonce in self.nonces:
-            raise _Fail(400, "SignatureNonceUsed", "Specified signature nonce was used already.")
-        self.nonces[nonce] = now
-
-    method = "GET"
-
     async def handle(self, request: web.Request) -> web.Response:
         params = dict(request.query)
+        raw = await request.read()
         if request.method == "POST":
             params.update({k: str(v) for k, v in (await request.post()).items()})
         params.pop("__host__", None)
         request_id = str(uuid.uuid4()).upper()
-        self.method = request.method
         try:
-            self.authenticate(params)
+            # V3 (Authorization: ACS3-HMAC-SHA256, the current SDKs) or V2 (in the query).
+            params = self.verifier.verify(request.method, request.path, params,
+                                          dict(request.query), request.headers, raw)
             self.count("calls")
             if self.cfg.throttle > 0:
                 self.cfg.throttle -= 1
@@ -200,6 +183,9 @@ async def _create_index(api: _LiveApi, p: dict[str, str]) -> dict[str, Any]:
     domain, app, stream = api.stream_params(p)
     start, end = api.window(p)
     _require(p, "OssEndpoint", "OssBucket", "OssObject")
+    included = p.get("EndTimeIncluded", "false").lower()
+    if included not in ("true", "false"):
+        raise _Fail(400, "InvalidParameter", "EndTimeIncluded must be true or false.")
     if not api.published(domain, app, stream, start, end):
         raise _Fail(404, "InvalidStream.NotFound",
                     "The stream was not published in the given time window.")
@@ -210,18 +196,22 @@ async def _create_index(api: _LiveApi, p: dict[str, str]) -> dict[str, Any]:
         "OssEndpoint": p["OssEndpoint"], "OssObject": p["OssObject"],
         "StartTime": _unix_to_iso(start), "EndTime": _unix_to_iso(end), "Duration": float(end - start),
         "Height": 720, "Width": 1280, "CreateTime": _unix_to_iso(int(api.cfg.clock())),
+        "Format": "m3u8",
     }
+    p = {**p, "__end_included__": included}
     if api.cfg.origin and api.cfg.oss_store:
         try:
             store = api.cfg.oss_store(p["OssBucket"])
             info["RecordUrl"] = await _write_index_oss(api, store, app, stream, start, end,
-                                                       p["OssObject"])
+                                                       p["OssObject"], p)
         except (UsageError, StoreError) as exc:
             raise _Fail(400, "InvalidOssBucket", f"Cannot write to the bucket: {exc}") from None
     elif api.cfg.origin and api.cfg.record_root:
         info["RecordUrl"] = await _write_index(api, request_host(p), domain, app, stream,
-                                               start, end, p["OssBucket"], p["OssObject"])
+                                               start, end, p["OssBucket"], p["OssObject"], p)
     api.records[record_id] = info
+    api.notify(domain, {"domain": domain, "app": app, "stream": stream, "uri": p["OssObject"],
+                        "duration": float(end - start), "start_time": start, "stop_time": end})
     return {"RecordInfo": info}
 
 
@@ -229,8 +219,17 @@ def request_host(p: dict[str, str]) -> str:
     return p.get("__host__", "127.0.0.1")
 
 
+def _window_segments(pl: m3u8.M3U8, end: int, p: dict[str, str]) -> None:
+    """Without EndTimeIncluded the segment that holds EndTime is left out (SPEC §8)."""
+    if p.get("__end_included__") == "true":
+        return
+    keep = [seg for seg in pl.segments if seg.current_program_date_time is None
+            or seg.current_program_date_time.timestamp() + seg.duration <= end + 1e-6]
+    pl.segments[:] = keep
+
+
 async def _write_index(api: _LiveApi, host: str, domain: str, app: str, stream: str, start: int,
-                       end: int, bucket: str, obj: str) -> str:
+                       end: int, bucket: str, obj: str, p: dict[str, str]) -> str:
     """Copy the window's segments from the origin and write a VOD index beside them."""
     if ".." in obj.split("/") or obj.startswith("/") or ".." in bucket or "/" in bucket:
         raise _Fail(400, "InvalidParameter.OssObject", "object names may not climb out")
@@ -243,6 +242,7 @@ async def _write_index(api: _LiveApi, host: str, domain: str, app: str, stream: 
     async with aiohttp.ClientSession() as session:
         async with session.get(url) as resp:
             pl = m3u8.loads(await resp.text(), uri=url)
+        _window_segments(pl, end, p)
         for seg in pl.segments:
             name = f"{Path(seg.absolute_uri.split('?')[0]).stem}.ts"
             async with session.get(seg.absolute_uri) as r:
@@ -255,7 +255,7 @@ async def _write_index(api: _LiveApi, host: str, domain: str, app: str, stream: 
 
 
 async def _write_index_oss(api: _LiveApi, store: ObjectStore, app: str, stream: str,
-                           start: int, end: int, obj: str) -> str:
+                           start: int, end: int, obj: str, p: dict[str, str]) -> str:
     """Copy the window's segments from the origin into the bucket, then the index, last."""
     try:
         validate_key(obj)
@@ -268,6 +268,7 @@ async def _write_index_oss(api: _LiveApi, store: ObjectStore, app: str, stream: 
     async with aiohttp.ClientSession() as session:
         async with session.get(url) as resp:
             pl = m3u8.loads(await resp.text(), uri=url)
+        _window_segments(pl, end, p)
         for seg in pl.segments:
             name = f"{Path(seg.absolute_uri.split('?')[0]).stem}.ts"
             async with session.get(seg.absolute_uri) as r:
@@ -309,6 +310,38 @@ async def _list_index(api: _LiveApi, p: dict[str, str]) -> dict[str, Any]:
             "TotalPage": (total + size - 1) // size}
 
 
+async def _delete_index(api: _LiveApi, p: dict[str, str]) -> dict[str, Any]:
+    """DeleteLiveStreamRecordIndexFiles: RecordId.N, and with RemoveFile the objects too."""
+    domain, app, stream = api.stream_params(p)
+    ids = [v for k, v in sorted(p.items()) if k == "RecordId" or k.startswith("RecordId.")]
+    if not ids:
+        raise _Fail(400, "MissingRecordId", "RecordId is mandatory for this action.")
+    remove = p.get("RemoveFile", "false").lower() == "true"
+    rows = []
+    for record_id in ids:
+        info = api.records.get(record_id)
+        if info is None or (info["DomainName"], info["AppName"], info["StreamName"]) != (
+                domain, app, stream):
+            rows.append({"RecordId": record_id, "Message": "record not found"})
+            continue
+        if remove:
+            await _remove_record_file(api, info)
+        del api.records[record_id]
+        rows.append({"RecordId": record_id, "Message": "OK"})
+    return {"Code": "OK", "Message": "OK", "RecordDeleteInfoList": {"RecordDeleteInfo": rows}}
+
+
+async def _remove_record_file(api: _LiveApi, info: dict[str, Any]) -> None:
+    """The index object itself (its segments stay, as the service's do)."""
+    if api.cfg.oss_store is not None and api.cfg.origin:
+        store = api.cfg.oss_store(info["OssBucket"])
+        await asyncio.to_thread(store.delete, info["OssObject"])
+    elif api.cfg.record_root is not None:
+        path = api.cfg.record_root / info["OssBucket"] / info["OssObject"]
+        if api.cfg.record_root.resolve() in path.resolve().parents:
+            path.unlink(missing_ok=True)
+
+
 async def _record_command(api: _LiveApi, p: dict[str, str]) -> dict[str, Any]:
     domain, app, stream = api.stream_params(p)
     _require(p, "Command")
@@ -321,6 +354,8 @@ async def _record_command(api: _LiveApi, p: dict[str, str]) -> dict[str, Any]:
         raise _Fail(409, "TaskAlreadyStarted", "The recording task has already started.")
     if command in ("start", "restart"):
         api.recording.add(key)
+        api.notify(domain, {"domain": domain, "app": app, "stream": stream,
+                            "event": "record_started"}, status=True)
     elif command == "stop":
         api.recording.discard(key)
     return {}
@@ -411,6 +446,9 @@ def _notify_action(kind: str) -> Handler:
         api.notify_configs[domain] = {"DomainName": domain, "NotifyUrl": url,
                                       "NeedStatusNotify": p.get("NeedStatusNotify", "false") == "true",
                                       "OnDemandUrl": p.get("OnDemandUrl", "")}
+        for name in ("NotifyReqAuth", "NotifyAuthKey"):  # signed callbacks, SPEC §5a
+            if p.get(name):
+                api.notify_configs[domain][name] = p[name]
         return {}
 
     return handle
@@ -477,7 +515,27 @@ def _stream_list(kind: str) -> Handler:
     return handle
 
 
+async def _open_shift(api: _LiveApi, p: dict[str, str]) -> dict[str, Any]:
+    api.cfg.shift.open(api.domain(p), p)
+    return {}
+
+
+async def _close_shift(api: _LiveApi, p: dict[str, str]) -> dict[str, Any]:
+    domain = api.domain(p)
+    _require(p, "AppName", "StreamName")
+    api.cfg.shift.close(domain, p)
+    return {}
+
+
+async def _describe_shift(api: _LiveApi, p: dict[str, str]) -> dict[str, Any]:
+    return api.cfg.shift.describe(api.domain(p))
+
+
 _ACTIONS: dict[str, Handler] = {
+    "OpenLiveShift": _open_shift,
+    "CloseLiveShift": _close_shift,
+    "DescribeLiveShiftConfigs": _describe_shift,
+    "DeleteLiveStreamRecordIndexFiles": _delete_index,
     "AddLiveAppRecordConfig": _add_record_config,
     "DescribeLiveRecordConfig": _describe_record_config,
     "DeleteLiveAppRecordConfig": _delete_record_config,

@@ -72,6 +72,7 @@ from yarl import URL
 
 from ..auth import Signer
 from ..callbacks.models import PublishAction, PublishNotify
+from ..callbacks.signing import signed_headers
 from ..errors import UsageError, redact_url
 from ..times import NS_PER_S, LhsParam
 from .server import BackgroundServer
@@ -81,7 +82,8 @@ __all__ = ["OriginConfig", "OriginServer", "load_init", "load_segments", "make_o
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+# The bundled samples: a folder in an installed wheel, a link to samples/ in a checkout.
+DEFAULT_SAMPLES = Path(__file__).resolve().parent / "samples"
 _CHUNK = 16 * 1024
 ORIGIN_KEY: web.AppKey[_Origin] = web.AppKey("origin")
 
@@ -195,6 +197,10 @@ class OriginConfig:
             (the service's retries after a lost answer), to test receivers' de-duplication.
         notify_retries, notify_retry_interval, notify_timeout: the service's retry policy
             for an unanswered or failed callback (5 retries, 1 s apart, 5 s timeout).
+        notify_auth_key: the NotifyAuthKey: callbacks carry ``ALI-LIVE-TIMESTAMP`` and
+            ``ALI-LIVE-SIGNATURE`` over the ingest domain (``notify_domain``), SPEC §5a.
+        shift_enabled: ``(app, stream) -> bool``, whether time-shift is on for a stream
+            (wired to the local Live API's OpenLiveShift configs); None: on for every stream.
     """
 
     samples: Path = DEFAULT_SAMPLES
@@ -231,6 +237,9 @@ class OriginConfig:
     notify_retries: int = 5
     notify_retry_interval: float = 1.0
     notify_timeout: float = 5.0
+    # -- api (issue 16): signed callbacks, the time-shift switch
+    notify_auth_key: str | None = field(default=None, repr=False)
+    shift_enabled: Callable[[str, str], bool] | None = None
 
 
 class _Stream:
@@ -472,12 +481,21 @@ class _Origin:
     def known(self, app: str, stream: str) -> bool:
         return self.cfg.streams is None or f"{app}/{stream}" in self.cfg.streams
 
+    def shift_off(self, app: str, stream: str) -> web.Response | None:
+        """api (issue 16): a stream without time-shift has no time-shift content: 404."""
+        if self.cfg.shift_enabled is None or self.cfg.shift_enabled(app, stream):
+            return None
+        self.count("shift_off")
+        return web.Response(status=404, text="404 time-shift is not enabled for this stream\n")
+
     # -- handlers
 
     async def playlist(self, request: web.Request) -> web.Response:
         app, name = request.match_info["app"], request.match_info["stream"]
         if not self.known(app, name):
             return web.Response(status=404, text="404 no such stream\n")
+        if (off := self.shift_off(app, name)) is not None:
+            return off
         q = request.query
         plain = not any(k.startswith("lhs_") or k == "aliyunols" for k in q)  # live: issue 14
         if not plain and q.get("lhs_start") != "1" and q.get("aliyunols") != "on":
@@ -613,6 +631,8 @@ class _Origin:
                                       f"missing parameter: {', '.join(missing)}"})
         if not self.known(q["app"], q["stream"]):
             return web.json_response({"retCode": 5, "description": "stream not found"})
+        if (off := self.shift_off(q["app"], q["stream"])) is not None:
+            return off
         if q["format"] not in ("ts", "flv"):
             return web.json_response({"retCode": 2, "description": "format must be ts or flv"})
         try:
@@ -682,8 +702,11 @@ class _Origin:
             for attempt in range(cfg.notify_retries + 1):
                 if attempt:
                     await asyncio.sleep(cfg.notify_retry_interval)
+                # api (issue 16): signed at each send, over the ingest domain (SPEC §5a).
+                headers = (signed_headers(note.domain, cfg.notify_auth_key, cfg.clock())
+                           if cfg.notify_auth_key else None)
                 try:
-                    async with http.get(url) as resp:
+                    async with http.get(url, headers=headers) as resp:
                         await resp.read()
                         if resp.status == 200:
                             self.count(f"notify_{note.action}")

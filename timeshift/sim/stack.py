@@ -58,12 +58,29 @@ class SimStack:
         live, origin = self.servers.get("liveapi"), self.servers.get("origin")
         if isinstance(live, LiveApiServer) and origin is not None:
             live.config.origin = origin.netloc
+            if isinstance(origin, OriginServer):
+                self._wire_shift(live, origin)
         oss = self.servers.get("oss")
         if isinstance(live, LiveApiServer) and oss is not None and self.oss_credential:
             # Recordings the Live API writes go into the local OSS server, as the service's do.
             cred = Credentials(self.oss_credential.access_key_id,
                                self.oss_credential.access_key_secret, source="sim")
             live.config.oss_store = lambda bucket: OssStore(oss.url, bucket, cred)
+
+    @staticmethod
+    def _wire_shift(live: LiveApiServer, origin: OriginServer) -> None:
+        """The origin asks the Live API's OpenLiveShift rows whether a stream has time-shift.
+
+        The origin's host:port becomes one of the API's domains, with time-shift on for every
+        stream to begin with (``*/*``), so everything plays as before until someone runs
+        ``timeshift shift disable --app '*' --stream '*'`` or enables streams one by one.
+        """
+        domain, shift = origin.netloc, live.config.shift
+        if domain not in live.config.domains:
+            live.config.domains = (*live.config.domains, domain)
+        if not any(r["domain"] == domain for r in shift.rows()):
+            shift.open(domain, {"AppName": "*", "StreamName": "*"})
+        origin.config.shift_enabled = lambda app, stream: shift.enabled(domain, app, stream)
 
     def info(self) -> dict[str, Any]:
         """Endpoints and credentials; a secret appears only when it was generated here."""
@@ -87,17 +104,21 @@ class SimStack:
 
 def build_stack(which: str, *, host: str = "127.0.0.1", port: int = 0,
                 origin: OriginConfig | None = None, domains: tuple[str, ...] = (),
-                root: Path | None = None, buckets: tuple[str, ...] = ()) -> SimStack:
+                root: Path | None = None, buckets: tuple[str, ...] = (),
+                live_credential: Credential | None = None,
+                oss_credential: Credential | None = None) -> SimStack:
     """The servers for ``origin``, ``liveapi``, ``oss`` or ``all`` (not started).
 
-    ``port`` goes to the single server, or to the first one of ``all``.
+    ``port`` goes to the single server, or to the first one of ``all``. A credential not
+    given is read from the environment (or generated); tests pass their own so that
+    nothing in the environment leaks in.
     """
     servers: dict[str, BackgroundServer] = {}
     stack = SimStack(servers)
     if which in ("origin", "all"):
         servers["origin"] = OriginServer(origin or OriginConfig(), host=host)
     if which in ("liveapi", "all"):
-        stack.live_credential = cred = Credential.from_env(LIVE_ENV)
+        stack.live_credential = cred = live_credential or Credential.from_env(LIVE_ENV)
         publish_spans = _publish_spans(servers["origin"]) if "origin" in servers else None
         records = root / "records" if root else Path(tempfile.mkdtemp(prefix="timeshift-records-"))
         servers["liveapi"] = LiveApiServer(LiveApiConfig(
@@ -105,7 +126,7 @@ def build_stack(which: str, *, host: str = "127.0.0.1", port: int = 0,
             domains=domains or ("play.example.com",), publish_spans=publish_spans,
             record_root=records), host=host)
     if which in ("oss", "all"):
-        stack.oss_credential = cred = Credential.from_env(OSS_ENV)
+        stack.oss_credential = cred = oss_credential or Credential.from_env(OSS_ENV)
         oss = OssConfig(access_key_id=cred.access_key_id, access_key_secret=cred.access_key_secret,
                         buckets=buckets)
         if root:
