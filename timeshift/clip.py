@@ -44,6 +44,7 @@ from .mpegts import (
     streams,
 )
 from .mpegts import start_timestamp as ts_start
+from .partfiles import check_output, clean_stale_parts, new_part
 from .pieces import Fetched
 from .pipeline import WindowEvent, WindowOptions, WindowRun, run_window
 from .plan import resolve_source
@@ -378,7 +379,8 @@ class ClipSink:
         self.edge = edge  # the live edge: time still to come when the cut is planned
         # CMAF fragments become MPEG-TS on arrival (cmaf.py, issue 13)
         self.cmaf = cmaf or CmafSource(None, SegmentCache(default_cache_dir()), FetchOptions())
-        self.tmp = output.with_name(f".{output.name}.{uuid.uuid4().hex[:8]}.part")
+        clean_stale_parts(output)  # what a run of the same output killed with -9 left
+        self.tmp = new_part(output)
         self._sel: Selection | None = None
         self._plan: CutPlan | None = None
         self._writer: MediaSink | None = None
@@ -428,24 +430,23 @@ class ClipSink:
             self.tmp.unlink(missing_ok=True)
 
 
-def _inits(cache_dir: Path | None, fetch: FetchOptions, keep_cache: bool) -> CmafSource:
+def _inits(cache_dir: Path | None, fetch: FetchOptions | None, keep_cache: bool) -> CmafSource:
     """CMAF: where a clip's init sections are fetched and cached (issue 13, cmaf.py)."""
-    return CmafSource(None, SegmentCache(cache_dir or default_cache_dir()), fetch,
-                      keep_cache=keep_cache)
+    return CmafSource(None, SegmentCache(cache_dir or default_cache_dir()),
+                      fetch or FetchOptions(), keep_cache=keep_cache)
 
 
-def _check_output(out: Path, fmt: str, cut: CutMode | None, fetch: FetchOptions) -> None:
+def _check_output(out: Path, fmt: str, cut: CutMode | None, fetch: FetchOptions | None) -> None:
     """Refuse what cannot work before anything is fetched."""
     if fmt not in ("mp4", "ts"):
         raise UsageError(f"output format must be mp4 or ts, got {fmt!r}", field="output")
-    if not out.parent.exists():
-        raise UsageError(f"the folder {out.parent} does not exist", field="output")
+    check_output(out)  # a directory, or no such folder: now, not after the download
     if cut is not None and cut not in CUT_MODES:
         raise UsageError(f"expected one of {', '.join(CUT_MODES)}, got {cut!r}", field="cut")
     if fmt == "ts" and cut is not None:
         raise UsageError("TS output is whole segments, not cut; write .mp4 to cut",
                          field="cut")
-    if fetch.concurrency < 1:
+    if fetch is not None and fetch.concurrency < 1:
         raise UsageError("must be at least 1", field="concurrency")
 
 
@@ -519,11 +520,10 @@ async def aclip(
     """
     out = Path(output)
     fmt = output_format or ("ts" if out.suffix.lower() == ".ts" else "mp4")
-    fetch = fetch or FetchOptions()
     _check_output(out, fmt, cut, fetch)
     resolved = resolve_source(url, domain, app, stream, start, end, scheme, signer)
     check_horizon(start, end, now_ns(), (edge or DEFAULT_EDGE).horizon)
-    options = WindowOptions(fetch, cache_dir, keep_cache, allow_gaps,
+    options = WindowOptions(fetch or FetchOptions(), cache_dir, keep_cache, allow_gaps,
                             gap_report=lambda sel: _gap_report(out, sel))
     last: list[WindowEvent] = []  # the pipeline's latest counts, for the edge's events
 
@@ -542,7 +542,8 @@ async def aclip(
                                   w.stats.retries, w.elapsed, ev.detail(), ev.to_dict()))
 
     source = LiveEdgeSource(
-        resolved, edge, signer=signer, allowed_hosts=allowed_hosts, stop=stop, on_event=on_edge,
+        resolved, edge, signer=signer, allowed_hosts=allowed_hosts, fetch=fetch, stop=stop,
+        on_event=on_edge,
         refresh=lambda: resolve_source(url, domain, app, stream, start, end, scheme, signer))
     sink = ClipSink(out, fmt, cut or "exact", ffmpeg, source, _inits(cache_dir, fetch, keep_cache))
     run = await run_window(source, options, sink, on_event)

@@ -29,8 +29,9 @@ No error ever holds a secret: URLs are passed through :func:`redact_url` first.
 
 from __future__ import annotations
 
-import re
 from typing import Any
+
+from .redact import redact
 
 __all__ = [
     "ApiError",
@@ -52,17 +53,13 @@ __all__ = [
     "redact_url",
 ]
 
-_SECRET_QUERY = re.compile(
-    r"(?i)\b(auth_key|sign|signature|securitytoken|accesskeysecret|token|key\d?)=([^&#\s]+)"
-)
-
-
 def redact_url(url: str) -> str:
     """Hide signing values in a URL so it can appear in logs and errors.
 
-    A signed URL is a bearer credential until it expires, so only its shape is kept.
+    A signed URL is a bearer credential until it expires, so only its shape is kept
+    (the one redaction, :func:`timeshift.redact.redact`, knows every signing form).
     """
-    return _SECRET_QUERY.sub(lambda m: f"{m.group(1)}=***", url)
+    return redact(url)
 
 
 class TimeshiftError(Exception):
@@ -71,6 +68,7 @@ class TimeshiftError(Exception):
     exit_code = 1
 
     def __init__(self, message: str = "") -> None:
+        message = redact(message)  # messages often quote a library's error, URL and all
         super().__init__(message)
         self.message = message
 

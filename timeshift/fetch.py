@@ -6,10 +6,15 @@ keyed by URI (signing parameters left out, since they change per request), writt
 to a ``.part`` file and renamed when whole, so a run killed at any point resumes
 by fetching only what is missing.
 
-Failure handling, per request:
+Failure handling, per request (the HTTP side lives in :mod:`timeshift.transfer`, the
+retry arithmetic in :mod:`timeshift.retry`, the host rules in :mod:`timeshift.netpolicy`):
 
-- 5xx, 429 (honouring ``Retry-After``), connection errors, timeouts and bodies
-  shorter than their Content-Length are retried with exponential backoff and jitter;
+- 5xx, 429 (honouring ``Retry-After`` up to a cap), connection errors, timeouts, bodies
+  shorter than their Content-Length and transfers under the minimum rate are retried
+  with exponential backoff and jitter, within a deadline per segment;
+- redirects are followed by hand, each ``Location`` held to the job's hosts;
+- a segment over ``max_segment_bytes`` fails at once; the bytes being fetched and not
+  yet taken by the consumer stay within ``max_bytes_in_flight``;
 - 404/410 mean the segment is gone: a gap, not an error;
 - 403 is an authentication error (no retry), with a hint about URL signing;
 - a request slower than ``hedge_factor`` times the median is raced by a second one,
@@ -30,15 +35,11 @@ Two HLS forms are handled on the way (RFC 8216):
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import hashlib
 import logging
 import os
-import random
-import re
 import statistics
 import time
-import uuid
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,13 +48,35 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import aiofiles
 import aiohttp
-from cryptography.hazmat.primitives import padding
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from .errors import AuthError, NotFoundError, RemoteError, TransportError, redact_url
-from .http import SIGNING_HINT
+from .capped import AnswerTooLarge, UnsupportedEncoding, decode_capped
+from .errors import RemoteError, TransportError, UsageError, redact_url
+from .netpolicy import MAX_REDIRECTS, HostPolicy, Peer, peer_of
+from .partfiles import is_stale, part_suffix
 from .pieces import Fetched, Missing, Piece
-from .playlist import ByteRange, Key, Segment
+from .playlist import (
+    MAX_PLAYLIST_BYTES,
+    MAX_PLAYLIST_SEGMENTS,
+    ByteRange,
+    Key,
+    PlaylistLimits,
+    Segment,
+)
+from .retry import RetryPolicy
+from .segforms import decrypt as _decrypt
+from .segforms import take_range as _take_range
+from .transfer import (
+    Budget,
+    Gone,
+    Retryable,
+    Watch,
+    check_status,
+    get_document,
+    open_get,
+    read_capped_stream,
+    read_watched,
+    size_text,
+)
 
 __all__ = ["FetchEvent", "FetchOptions", "FetchStats", "Fetched", "Missing", "Piece", "SegmentCache",
            "default_cache_dir",
@@ -64,7 +87,6 @@ log = logging.getLogger(__name__)
 _SIGNING_PARAMS = {"auth_key", "sign", "time", "key1", "key2", "txsecret", "txtime"}
 _AES_KEY_BYTES = 16
 _MAX_KEY_BYTES = 4096  # far over 16, so a wrong answer is reported with its real length
-_CONTENT_RANGE = re.compile(r"\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*", re.IGNORECASE)
 
 
 def default_cache_dir() -> Path:
@@ -108,7 +130,16 @@ class SegmentCache:
     def part_path(self, seg: Segment) -> Path:
         # Unique per attempt: a hedged twin must not write into the same file.
         final = self.path(seg)
-        return final.with_name(f"{final.name}.{uuid.uuid4().hex[:8]}.part")
+        return final.with_name(final.name + part_suffix())
+
+    def clean_stale_parts(self) -> int:
+        """Remove part files that killed runs left in the cache; returns how many."""
+        removed = 0
+        for part in self.root.glob("*/*.part"):
+            if is_stale(part):
+                part.unlink(missing_ok=True)
+                removed += 1
+        return removed
 
     def discard(self, segments: Sequence[Segment]) -> None:
         for seg in segments:
@@ -117,7 +148,16 @@ class SegmentCache:
 
 @dataclass(frozen=True)
 class FetchOptions:
-    """How segments are fetched. Passed explicitly; nothing is read from global state."""
+    """How segments are fetched. Passed explicitly; nothing is read from global state.
+
+    The limits (the README's "Limits" lists them): ``max_segment_bytes`` per segment;
+    ``max_bytes_in_flight`` across the fetcher; ``attempt_timeout`` per request (headers
+    and body); ``min_rate`` bytes/s after ``rate_grace`` seconds of body; ``deadline``
+    per segment, retries included; ``retry_after_cap`` on a server's Retry-After;
+    ``max_playlist_bytes`` decoded; ``max_redirects`` per request. ``hosts`` is the
+    job's host policy for redirects (None: each request may only be redirected within
+    the hosts of the segments and keys it was given, all already approved).
+    """
 
     concurrency: int = 16
     connect_timeout: float = 5.0
@@ -127,8 +167,47 @@ class FetchOptions:
     max_backoff: float = 8.0
     hedge_factor: float = 4.0
     hedge_min: float = 1.0
-    max_segment_bytes: int = 512 * 1024 * 1024
+    max_segment_bytes: int = 64 * 1024 * 1024
+    max_bytes_in_flight: int = 512 * 1024 * 1024
+    attempt_timeout: float = 120.0
+    min_rate: float = 4096.0
+    rate_grace: float = 10.0
+    deadline: float | None = 900.0
+    retry_after_cap: float = 30.0
+    max_playlist_bytes: int = MAX_PLAYLIST_BYTES
+    max_playlist_segments: int = MAX_PLAYLIST_SEGMENTS
+    max_redirects: int = MAX_REDIRECTS
+    hosts: HostPolicy | None = None
     headers: tuple[tuple[str, str], ...] = (("User-Agent", "timeshift/0.1"),)
+
+    def __post_init__(self) -> None:
+        for name in ("max_segment_bytes", "max_bytes_in_flight", "max_playlist_bytes",
+                     "max_playlist_segments"):
+            if getattr(self, name) < 1:
+                raise UsageError(f"{name} must be at least 1, got {getattr(self, name)}",
+                                 field=name)
+        for name in ("attempt_timeout", "rate_grace"):
+            if getattr(self, name) <= 0:
+                raise UsageError(f"{name} must be positive, got {getattr(self, name)}",
+                                 field=name)
+        if self.min_rate < 0 or self.max_redirects < 0:
+            raise UsageError("min_rate and max_redirects cannot be negative", field="min_rate")
+        if self.deadline is not None and self.deadline <= 0:
+            raise UsageError(f"deadline must be positive, got {self.deadline}", field="deadline")
+
+    def playlist_limits(self) -> PlaylistLimits:
+        """The limits a playlist is held to before parsing (one key per segment allowed)."""
+        return PlaylistLimits(self.max_playlist_bytes, self.max_playlist_segments,
+                              self.max_playlist_segments)
+
+    def retry_policy(self) -> RetryPolicy:
+        """The one retry policy, with this fetcher's numbers."""
+        return RetryPolicy(retries=self.retries, backoff=self.backoff,
+                           max_backoff=self.max_backoff, retry_after_cap=self.retry_after_cap,
+                           deadline=self.deadline)
+
+    def watch(self) -> Watch:
+        return Watch(self.attempt_timeout, self.min_rate, self.rate_grace)
 
 
 @dataclass(frozen=True)
@@ -151,90 +230,31 @@ class FetchStats:
     bytes: int = 0
     retries: int = 0
     hedges: int = 0
+    peak_bytes_in_flight: int = 0
     missing: list[Segment] = field(default_factory=list)
     durations: list[float] = field(default_factory=list)
 
 
-class _Retryable(Exception):
-    def __init__(self, reason: str, delay: float | None = None) -> None:
-        super().__init__(reason)
-        self.delay = delay
-
-
-class _Gone(Exception):
-    pass
-
-
-def _backoff(exc: BaseException, attempt: int, base: float, cap: float) -> float:
-    """How long to wait before retry ``attempt``: the server's Retry-After, else backoff with jitter."""
-    delay = exc.delay if isinstance(exc, _Retryable) else None
-    if delay is None:
-        delay = min(cap, base * 2 ** attempt) * random.uniform(0.5, 1.5)
-    return min(delay, cap * 4)
-
-
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value) if value else None
-        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
-
-
-def _check_status(resp: aiohttp.ClientResponse, url: str, what: str) -> None:
-    """Sort an answer: fine (2xx/3xx), gone (404/410), retryable (429/5xx), or fatal."""
-    if resp.status < 400:
-        return
-    if resp.status in (404, 410):
-        raise _Gone()
-    if resp.status == 403:
-        raise AuthError(f"{what} refused", status=403, url=url, hint=SIGNING_HINT)
-    if resp.status == 429 or resp.status >= 500:
-        raise _Retryable(f"HTTP {resp.status}", _retry_after(resp.headers.get("Retry-After")))
-    raise RemoteError(f"{what} failed", status=resp.status, url=url)
-
-
-def _size(n: int) -> str:
-    return f"{n >> 20} MiB" if n >= 1 << 20 else f"{n} bytes"
-
-
-async def _fetch_small(session: aiohttp.ClientSession, url: str, *, retries: int, limit: int,
-                       what: str, backoff: float = FetchOptions.backoff,
-                       max_backoff: float = FetchOptions.max_backoff) -> bytes:
-    """GET a small document whole (a playlist, a key) with the same retry rules as segments."""
-    for attempt in range(retries + 1):
-        try:
-            async with session.get(url) as resp:
-                try:
-                    _check_status(resp, url, what)
-                except _Gone:
-                    raise NotFoundError(f"{what}: not found", status=resp.status, url=url) from None
-                if resp.content_length is not None and resp.content_length > limit:
-                    raise RemoteError(f"{what} is over {_size(limit)}", url=url)
-                buf = bytearray()
-                # content.read(n) answers with what has arrived so far: read until EOF.
-                while chunk := await resp.content.read(1 << 20):
-                    buf += chunk
-                    if len(buf) > limit:
-                        raise RemoteError(f"{what} is over {_size(limit)}", url=url)
-                if resp.content_length is not None and len(buf) != resp.content_length:
-                    raise _Retryable(f"body {len(buf)} of {resp.content_length} bytes")
-                return bytes(buf)
-        except (_Retryable, aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            if attempt == retries:
-                raise TransportError(f"{what} failed after {retries + 1} tries "
-                                     f"({type(exc).__name__}: {exc})", url=url) from exc
-            await asyncio.sleep(_backoff(exc, attempt, backoff, max_backoff))
-    raise AssertionError("unreachable")
+async def fetch_document(session: aiohttp.ClientSession, url: str, *,
+                         hosts: HostPolicy | None = None, opts: FetchOptions | None = None,
+                         limit: int | None = None, what: str = "playlist") -> tuple[str, str]:
+    """GET a small text document (a playlist): redirects held to ``hosts`` (by default the
+    URL's own origin), decoded size capped, retried like segments. Returns the final URL
+    (relative URIs in the document resolve against it) and the text."""
+    opts = opts or FetchOptions()
+    policy = hosts or HostPolicy.for_origin(url, max_redirects=opts.max_redirects)
+    final, body = await get_document(
+        session, url, policy=policy, retry=opts.retry_policy(),
+        limit=opts.max_playlist_bytes if limit is None else limit, what=what, watch=opts.watch())
+    return final, body.decode("utf-8-sig", errors="replace")
 
 
 async def fetch_text(session: aiohttp.ClientSession, url: str, *, retries: int = 4,
-                     limit: int = 32 * 1024 * 1024, what: str = "playlist") -> str:
+                     limit: int = MAX_PLAYLIST_BYTES, what: str = "playlist",
+                     hosts: HostPolicy | None = None) -> str:
     """GET a small text document (a playlist) with the same retry rules as segments."""
-    body = await _fetch_small(session, url, retries=retries, limit=limit, what=what)
-    return body.decode("utf-8-sig", errors="replace")
+    opts = FetchOptions(retries=retries, max_playlist_bytes=limit)
+    return (await fetch_document(session, url, hosts=hosts, opts=opts, what=what))[1]
 
 
 class _Keys:
@@ -244,8 +264,9 @@ class _Keys:
     key URI are one key. The bytes stay in here and in the decryptor's locals only.
     """
 
-    def __init__(self, session: aiohttp.ClientSession, opts: FetchOptions) -> None:
-        self.session, self.opts = session, opts
+    def __init__(self, session: aiohttp.ClientSession, opts: FetchOptions,
+                 policy: Callable[[], HostPolicy]) -> None:
+        self.session, self.opts, self.policy = session, opts, policy
         self._tasks: dict[str, asyncio.Task[bytes]] = {}
 
     def __repr__(self) -> str:
@@ -261,9 +282,9 @@ class _Keys:
         return await asyncio.shield(task)
 
     async def _fetch(self, uri: str) -> bytes:
-        data = await _fetch_small(self.session, uri, retries=self.opts.retries,
-                                  limit=_MAX_KEY_BYTES, what="key", backoff=self.opts.backoff,
-                                  max_backoff=self.opts.max_backoff)
+        _, data = await get_document(self.session, uri, policy=self.policy(),
+                                     retry=self.opts.retry_policy(), limit=_MAX_KEY_BYTES,
+                                     what="key", watch=self.opts.watch())
         if len(data) != _AES_KEY_BYTES:
             raise RemoteError(f"the key is {len(data)} bytes; an AES-128 key is "
                               f"{_AES_KEY_BYTES}", url=uri)
@@ -276,66 +297,21 @@ class _Keys:
         await asyncio.gather(*self._tasks.values(), return_exceptions=True)
 
 
-def _decrypt(data: bytes, key: bytes, seg: Segment) -> bytes:
-    """AES-128-CBC with PKCS#7 padding; the IV from the playlist or the sequence number."""
-    iv = seg.iv
-    assert iv is not None
-    if len(data) % 16:
-        # A body cut short without a Content-Length to tell: fetch it again.
-        raise _Retryable(f"encrypted body of {len(data)} bytes is not whole AES blocks")
-    decryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).decryptor()
-    unpadder = padding.PKCS7(128).unpadder()
-    try:
-        plain = unpadder.update(decryptor.update(data) + decryptor.finalize()) + unpadder.finalize()
-    except ValueError:
-        plain = b""
-    # A wrong key or IV fails the padding check, or (1 time in ~256) passes it with garbage,
-    # which the MPEG-TS sync byte catches: feed neither to the remuxer. A CMAF fragment
-    # (seg.init set, see cmaf.py) starts with an ISO BMFF box instead.
-    fmp4 = seg.init is not None and plain[4:8] in (b"styp", b"moof", b"sidx", b"prft",
-                                                      b"emsg", b"ftyp", b"moov", b"free")
-    if not (plain.startswith(b"\x47") or fmp4):
-        raise RemoteError(f"segment {seg.sequence} does not decrypt to MPEG-TS: the key or IV "
-                          "is wrong, or the body is not what the playlist says", url=seg.uri)
-    return plain
-
-
-def _take_range(resp: aiohttp.ClientResponse, data: bytes, seg: Segment) -> bytes:
-    """The asked-for sub-range out of a Range request's answer, or why the answer is wrong."""
-    rng = seg.byterange
-    assert rng is not None
-    if resp.status == 206:
-        header = resp.headers.get("Content-Range")
-        m = _CONTENT_RANGE.fullmatch(header) if header else None
-        if header is not None and (m is None or (int(m.group(1)), int(m.group(2)) + 1)
-                                   != (rng.offset, rng.end)):
-            raise RemoteError(f"asked for {rng.header()}, the origin answered Content-Range "
-                              f"{header!r}", status=206, url=seg.uri)
-        if len(data) < rng.length:
-            raise _Retryable(f"body {len(data)} of {rng.length} bytes")
-        if len(data) > rng.length:
-            raise RemoteError(f"asked for {rng.header()} ({rng.length} bytes), the origin "
-                              f"answered {len(data)} bytes", status=206, url=seg.uri)
-        return data
-    if resp.status == 200:
-        # The origin ignored Range and sent the whole resource: take the slice (lenient,
-        # but every segment of that resource then costs the whole of it).
-        if len(data) < rng.end:
-            raise RemoteError(f"asked for {rng.header()}, the origin answered 200 with the whole "
-                              f"resource of {len(data)} bytes, which ends before it",
-                              status=200, url=seg.uri)
-        log.info("the origin ignored Range for %s; sliced %s out of %d bytes",
-                 redact_url(seg.uri), rng.header(), len(data))
-        return data[rng.offset:rng.end]
-    raise RemoteError(f"asked for {rng.header()}, the origin answered HTTP {resp.status}",
-                      status=resp.status, url=seg.uri)
-
-
 class _Fetcher:
     def __init__(self, session: aiohttp.ClientSession, cache: SegmentCache, opts: FetchOptions,
-                 stats: FetchStats, emit: Callable[[FetchEvent], None]) -> None:
+                 stats: FetchStats, emit: Callable[[FetchEvent], None],
+                 ) -> None:
         self.session, self.cache, self.opts, self.stats, self.emit = session, cache, opts, stats, emit
-        self.keys = _Keys(session, opts)
+        # Redirects are held to opts.hosts, else to the peers of the segments and keys given
+        # (all approved by the plan's host check): the set grows as a live source adds some.
+        self._peers: set[Peer] = set()
+        self.policy = opts.hosts or HostPolicy(max_redirects=opts.max_redirects)
+        self.keys = _Keys(session, opts, lambda: self.policy)
+        self.retry = opts.retry_policy()
+        self.watch = opts.watch()
+        self.budget = Budget(opts.max_bytes_in_flight)
+        self.head = 0  # the index the consumer waits on: its reservation never waits
+        self.held: dict[int, int] = {}  # bytes reserved by fetched segments not yet consumed
 
     def hedge_delay(self) -> float:
         d = self.stats.durations
@@ -343,41 +319,91 @@ class _Fetcher:
             return max(self.opts.hedge_min * 4, 4.0)
         return max(self.opts.hedge_min, self.opts.hedge_factor * statistics.median(d[-50:]))
 
-    async def attempt(self, seg: Segment, key: bytes | None) -> tuple[Path, bytes]:
-        """One GET read whole, cut to its range, decrypted, written to a private .part file,
-        renamed into the cache."""
-        part = self.cache.part_path(seg)
-        headers = {"Range": seg.byterange.header()} if seg.byterange is not None else None
-        async with self.session.get(seg.uri, headers=headers) as resp:
+    def approve(self, seg: Segment) -> None:
+        """Let redirects reach the peers of a segment given to the fetcher (and its key's)."""
+        if self.opts.hosts is not None:
+            return
+        before = len(self._peers)
+        for uri in (seg.uri, seg.key.uri if seg.key is not None else None):
+            try:
+                if uri is not None:
+                    self._peers.add(peer_of(uri))
+            except ValueError:
+                continue  # fetching it fails with the reason
+        if len(self._peers) != before:
+            self.policy = HostPolicy(frozenset(self._peers), (), self.opts.max_redirects)
+
+    def advance(self, index: int) -> None:
+        """The consumer took segment ``index``: its bytes leave the budget."""
+        self.budget.give(self.held.pop(index, 0))
+        self.head = index + 1
+        self.budget.wake()
+
+    async def attempt(self, seg: Segment, key: bytes | None, index: int) -> tuple[Path, bytes]:
+        """One GET (redirects by hand) read whole under the attempt's bounds, cut to its
+        range, decrypted, written to a private .part file, renamed into the cache."""
+        began = time.monotonic()
+        reserved = [0]  # bytes this attempt holds in the budget (set once the size is known)
+        try:
+            data, resp = await asyncio.wait_for(self._get(seg, index, began, reserved),
+                                                self.opts.attempt_timeout)
+            if seg.byterange is not None:
+                data = _take_range(resp, data, seg)
+            if key is not None:
+                data = _decrypt(data, key, seg)
+            path = await self._store(seg, data)
+        except BaseException:
+            self.budget.give(reserved[0])
+            raise
+        # What the segment holds now stays reserved until the consumer takes it.
+        kept = min(len(data), reserved[0])
+        self.budget.give(reserved[0] - kept)
+        self.held[index] = self.held.get(index, 0) + kept
+        return path, data
+
+    async def _get(self, seg: Segment, index: int, began: float,
+                   reserved: list[int]) -> tuple[bytes, aiohttp.ClientResponse]:
+        headers = {"Accept-Encoding": "identity"}
+        if seg.byterange is not None:
+            headers["Range"] = seg.byterange.header()
+        resp, url = await open_get(self.session, seg.uri, self.policy, headers=headers)
+        async with resp:
             if resp.status == 416 and seg.byterange is not None:
                 raise RemoteError(f"the origin refused {seg.byterange.header()} as beyond the "
                                   "resource", status=416, url=seg.uri)
-            _check_status(resp, seg.uri, "segment")
+            check_status(resp, url, "segment", self.retry)
+            cap = self.opts.max_segment_bytes
             expected = resp.content_length
-            if expected is not None and expected > self.opts.max_segment_bytes:
+            if expected is not None and expected > cap:
                 raise RemoteError(f"segment is {expected} bytes, over the bound of "
-                                  f"{self.opts.max_segment_bytes}", url=seg.uri)
+                                  f"{size_text(cap)}", url=seg.uri)
+            taken = await self.budget.take(expected if expected is not None else cap,
+                                           lambda: index <= self.head)
+            reserved[0] = taken
+            self.stats.peak_bytes_in_flight = max(self.stats.peak_bytes_in_flight,
+                                                  self.budget.peak)
             # One buffer per segment (segments are small and bounded): far cheaper than
-            # streaming chunk by chunk through the file thread pool.
-            if expected is not None:
-                data = await resp.read()  # raises ClientPayloadError if the body comes up short
-            else:
-                buf = bytearray()
-                while chunk := await resp.content.read(1 << 20):
-                    buf += chunk
-                    if len(buf) > self.opts.max_segment_bytes:
-                        break
-                data = bytes(buf)
-        if len(data) > self.opts.max_segment_bytes:
-            raise RemoteError("segment is over the size bound", url=seg.uri)
-        if expected is not None and len(data) != expected:
-            raise _Retryable(f"body {len(data)} of {expected} bytes")
+            # streaming chunk by chunk through the file thread pool. read() raises
+            # ClientPayloadError if the body comes up short of Content-Length.
+            reader = (resp.read() if expected is not None
+                      else read_capped_stream(resp, cap, "segment", seg.uri))
+            data = await read_watched(resp, reader, self.watch, began)
+        encoding = resp.headers.get("Content-Encoding", "identity").lower()
+        if encoding != "identity":  # sent although we asked for identity
+            try:
+                data = decode_capped(data, encoding, cap, "segment")
+            except UnsupportedEncoding as exc:
+                raise RemoteError(f"segment: {exc}", url=seg.uri) from None
+            except AnswerTooLarge as exc:
+                raise RemoteError(str(exc), url=seg.uri) from None
+        if expected is not None and len(data) != expected and encoding == "identity":
+            raise Retryable(f"body {len(data)} of {expected} bytes")
         if not data:
-            raise _Retryable("empty body")
-        if seg.byterange is not None:
-            data = _take_range(resp, data, seg)
-        if key is not None:
-            data = _decrypt(data, key, seg)
+            raise Retryable("empty body")
+        return data, resp
+
+    async def _store(self, seg: Segment, data: bytes) -> Path:
+        part = self.cache.part_path(seg)
         final = self.cache.path(seg)
         final.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -387,32 +413,46 @@ class _Fetcher:
         except BaseException:
             part.unlink(missing_ok=True)
             raise
-        return final, data
+        return final
 
     async def hedged(self, seg: Segment, index: int, key: bytes | None) -> tuple[Path, bytes]:
         """An attempt, raced by a second one if it runs much slower than the median."""
-        pending = {asyncio.ensure_future(self.attempt(seg, key))}
+        pending = {asyncio.ensure_future(self.attempt(seg, key, index))}
         try:
             done, pending = await asyncio.wait(pending, timeout=self.hedge_delay())
             if done:
                 return done.pop().result()
             self.stats.hedges += 1
             self.emit(FetchEvent("hedge", index, seg, detail="slow request raced by a second one"))
-            pending.add(asyncio.ensure_future(self.attempt(seg, key)))
+            pending.add(asyncio.ensure_future(self.attempt(seg, key, index)))
             error: BaseException | None = None
-            while pending:
+            winner: tuple[Path, bytes] | None = None
+            while pending and winner is None:
                 done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
                 for task in done:
-                    if task.exception() is None:
-                        return task.result()
-                    error = task.exception()
+                    if task.exception() is None and winner is None:
+                        winner = task.result()
+                    elif task.exception() is None:
+                        self._drop_twin(index, task.result()[1])
+                    else:
+                        error = task.exception()
+            if winner is not None:
+                return winner
             assert error is not None
             raise error
         finally:
             for task in pending:
                 task.cancel()
             if pending:
-                await asyncio.gather(*pending, return_exceptions=True)
+                for outcome in await asyncio.gather(*pending, return_exceptions=True):
+                    if isinstance(outcome, tuple):  # a twin that finished while cancelled
+                        self._drop_twin(index, outcome[1])
+
+    def _drop_twin(self, index: int, data: bytes) -> None:
+        """A hedge twin also finished: only one copy of the segment stays reserved."""
+        kept = min(len(data), self.held.get(index, 0))
+        self.held[index] = self.held.get(index, 0) - kept
+        self.budget.give(kept)
 
     async def fetch(self, seg: Segment, index: int) -> tuple[Path, bytes | None] | None:
         """The segment's cache path and bytes (None when read from the cache: the consumer
@@ -424,30 +464,34 @@ class _Fetcher:
             return cached, None
         # The key first (once per run), so neither the hedge timer nor a retry counts it.
         key = await self.keys.get(seg.key) if seg.key is not None else None
-        for attempt in range(self.opts.retries + 1):
+        run = self.retry.begin()
+        while True:
             began = time.monotonic()
             try:
                 path, data = await self.hedged(seg, index, key)
-            except _Gone:
+            except Gone:
                 self.stats.missing.append(seg)
                 self.emit(FetchEvent("gap", index, seg, detail="404 from the origin"))
                 return None
-            except (_Retryable, aiohttp.ClientError, asyncio.TimeoutError) as exc:
-                reason = str(exc) or type(exc).__name__
-                if attempt == self.opts.retries:
+            except (Retryable, aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                reason = redact_url(str(exc) or type(exc).__name__)
+                wait = run.next_delay(exc.delay if isinstance(exc, Retryable) else None)
+                if wait is None:
                     raise TransportError(f"segment {seg.sequence} failed after "
-                                         f"{attempt + 1} tries ({reason})", url=seg.uri) from exc
+                                         f"{run.why_stopped()} ({reason})", url=seg.uri) from exc
                 self.stats.retries += 1
                 self.emit(FetchEvent("retry", index, seg, detail=reason))
-                await asyncio.sleep(_backoff(exc, attempt, self.opts.backoff, self.opts.max_backoff))
+                await asyncio.sleep(wait)
                 continue
+            finally:
+                self.stats.peak_bytes_in_flight = max(self.stats.peak_bytes_in_flight,
+                                                      self.budget.peak)
             self.stats.durations.append(time.monotonic() - began)
             del self.stats.durations[:-64]  # the median needs only recent requests
             self.stats.bytes += len(data)
             self.stats.segments += 1
             self.emit(FetchEvent("done", index, seg, len(data)))
             return path, data
-        raise AssertionError("unreachable")
 
 
 def make_client_session(opts: FetchOptions) -> aiohttp.ClientSession:
@@ -490,10 +534,12 @@ async def fetch_segments(
     the window's length.
     """
     fetcher = _Fetcher(session, cache, opts, stats, emit)
+    cache.clean_stale_parts()  # what a run killed with -9 left half-written
     gate = asyncio.Semaphore(opts.concurrency)
     run_ahead = max(2 * opts.concurrency, 8)
 
     async def one(seg: Segment, index: int) -> Piece:
+        fetcher.approve(seg)
         async with gate:
             got = await fetcher.fetch(seg, index)
         if got is None:
@@ -537,6 +583,7 @@ async def fetch_segments(
             piece = await task
             tasks.remove(task)
             yield piece
+            fetcher.advance(piece.index)  # its bytes leave the in-flight budget
     finally:
         waiting: list[asyncio.Future[Any]] = [producer, *tasks, *([getter] if getter else [])]
         for future in waiting:

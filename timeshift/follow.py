@@ -30,6 +30,7 @@ import aiohttp
 from . import edge
 from .auth import Signer
 from .errors import AuthError, GapError, RemoteError, TransportError
+from .fetch import FetchOptions
 from .plan import Source, WindowPlan, plan_window
 from .playlist import Playlist, Segment, Selection
 from .times import NS_PER_S, format_iso
@@ -77,7 +78,7 @@ class EdgeEvent:
 
 async def plan_edge(session: aiohttp.ClientSession, source: Source,
                     policy: edge.EdgePolicy | None, *, signer: Signer | None = None,
-                    allowed_hosts: tuple[str, ...] = (),
+                    allowed_hosts: tuple[str, ...] = (), fetch: FetchOptions | None = None,
                     clock: Callable[[], float] = time.time) -> WindowPlan:
     """:func:`timeshift.plan.plan_window`, except that a window still wholly in the future
     (the playlist lists nothing yet) is an empty plan to follow, not a gap.
@@ -86,7 +87,8 @@ async def plan_edge(session: aiohttp.ClientSession, source: Source,
         As :func:`~timeshift.plan.plan_window`.
     """
     try:
-        return await plan_window(session, source, signer=signer, allowed_hosts=allowed_hosts)
+        return await plan_window(session, source, signer=signer, allowed_hosts=allowed_hosts,
+                                 fetch=fetch)
     except GapError:
         window = source.window
         if policy is None or window is None or clock() >= policy.deadline(window[1], 0.0):
@@ -106,11 +108,12 @@ class LiveEdgeSource:
         on_event: progress at the edge.
         refresh: makes the source again (signed now) for each ask: a signed playlist URL
             expires (the domain's TTL) long before a window hours ahead ends.
+        fetch: the fetch options whose playlist limits and retries each ask follows.
     """
 
     def __init__(self, source: Source, policy: edge.EdgePolicy | None, *,
                  signer: Signer | None = None, allowed_hosts: tuple[str, ...] = (),
-                 stop: asyncio.Event | None = None,
+                 fetch: FetchOptions | None = None, stop: asyncio.Event | None = None,
                  on_event: Callable[[EdgeEvent], None] | None = None,
                  refresh: Callable[[], Source] | None = None,
                  clock: Callable[[], float] = time.time) -> None:
@@ -118,6 +121,7 @@ class LiveEdgeSource:
         self.allowed_hosts, self.stop, self.refresh, self.clock = (allowed_hosts, stop,
                                                                    refresh, clock)
         self.on_event = on_event or (lambda ev: None)
+        self.fetch = fetch
         self.following = False
         self.outcome: edge.Step | None = None
         self.fed: list[Segment] = []
@@ -129,7 +133,8 @@ class LiveEdgeSource:
         """The first plan: what is published now, the time still to come taken out of its gaps."""
         self.last_asked = self.clock()
         plan = await plan_edge(session, self.source, self.policy, signer=self.signer,
-                               allowed_hosts=self.allowed_hosts, clock=self.clock)
+                               allowed_hosts=self.allowed_hosts, fetch=self.fetch,
+                               clock=self.clock)
         sel = plan.selection
         self.start, self.end = sel.start, sel.end
         pl = plan.playlist
@@ -225,7 +230,7 @@ class LiveEdgeSource:
             # The timeline is asked again too: undated playlists are placed by it.
             source = self.refresh() if self.refresh is not None else self.source
             plan = await plan_window(session, source, signer=self.signer,
-                                     allowed_hosts=self.allowed_hosts)
+                                     allowed_hosts=self.allowed_hosts, fetch=self.fetch)
         except GapError:
             return ()  # nothing listed yet
         except AuthError:

@@ -8,6 +8,7 @@ stop one. It sits below both, so the product never imports a simulator to get it
 from __future__ import annotations
 
 import asyncio
+import errno
 import sys
 import threading
 from collections.abc import Callable
@@ -19,6 +20,8 @@ else:  # aiohttp brings typing_extensions on these versions
     from typing_extensions import Self
 
 from aiohttp import web
+
+from .errors import UsageError
 
 __all__ = ["BackgroundServer", "serve_forever"]
 
@@ -76,7 +79,14 @@ class BackgroundServer:
         if not ready.wait(30):
             raise RuntimeError("the local server did not start within 30 s")
         if failure:
-            raise failure[0]
+            exc = failure[0]
+            if isinstance(exc, OSError) and exc.errno in (errno.EADDRINUSE, errno.EACCES,
+                                                         errno.EADDRNOTAVAIL):
+                # A user's choice of port, not a bug: one line, exit 2 (issue 11).
+                why = "address already in use" if exc.errno == errno.EADDRINUSE else exc.strerror
+                raise UsageError(f"cannot listen on {self.host}:{self.port}: {why}",
+                                 option="--port") from None
+            raise exc
         return self
 
     async def _start_site(self) -> None:

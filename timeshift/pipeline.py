@@ -123,10 +123,11 @@ class PlaylistSource:
     source: Source
     signer: Signer | None = None
     allowed_hosts: tuple[str, ...] = ()
+    fetch: FetchOptions | None = None  # its playlist limits and retries (None: the defaults)
 
     async def plan(self, session: aiohttp.ClientSession) -> Selection:
         plan = await plan_window(session, self.source, signer=self.signer,
-                                 allowed_hosts=self.allowed_hosts)
+                                 allowed_hosts=self.allowed_hosts, fetch=self.fetch)
         return plan.selection
 
     async def segments(self, session: aiohttp.ClientSession,

@@ -18,7 +18,8 @@ import aiohttp
 
 from .auth import Signer
 from .errors import AuthError, GapError, TimelineError, TransportError, UsageError
-from .fetch import fetch_text
+from .fetch import FetchOptions, fetch_document
+from .netpolicy import HostPolicy
 from .playlist import (
     Playlist,
     Segment,
@@ -125,7 +126,8 @@ def sign_segments(segments: tuple[Segment, ...], signer: Signer | None) -> tuple
 
 async def plan_window(session: aiohttp.ClientSession, source: Source, *,
                       signer: Signer | None = None,
-                      allowed_hosts: tuple[str, ...] = ()) -> WindowPlan:
+                      allowed_hosts: tuple[str, ...] = (),
+                      fetch: FetchOptions | None = None) -> WindowPlan:
     """Fetch the playlist (and the timeline, in parallel) and select the window.
 
     Raises:
@@ -137,7 +139,12 @@ async def plan_window(session: aiohttp.ClientSession, source: Source, *,
     timeline: Timeline | None = None
     asked = asyncio.ensure_future(asyncio.to_thread(source.timeline)) if source.timeline else None
     try:
-        text = await fetch_text(session, source.playlist_url)
+        # Redirects of the playlist itself are held to the job's hosts (issue 11).
+        opts = fetch or FetchOptions(retries=4)
+        _, text = await fetch_document(
+            session, source.playlist_url, opts=opts,
+            hosts=HostPolicy.for_origin(source.playlist_url, allowed_hosts,
+                                        max_redirects=opts.max_redirects))
     except BaseException:
         if asked is not None:  # reap it: its own failure would only repeat the playlist's
             await asyncio.gather(asked, return_exceptions=True)
@@ -148,7 +155,8 @@ async def plan_window(session: aiohttp.ClientSession, source: Source, *,
         except (AuthError, TimelineError, TransportError) as exc:
             # The playlist still has what is needed (PDT); the timeline only cross-checks.
             log.warning("timeline query failed, going on without it: %s", exc)
-    pl = parse_playlist(text, source.playlist_url)
+    pl = parse_playlist(text, source.playlist_url,
+                        limits=(fetch or FetchOptions()).playlist_limits())
     if not pl.segments:
         raise GapError([source.window] if source.window else [])
     window = source.window or (pl.segments[0].start, pl.segments[-1].end)

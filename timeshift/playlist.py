@@ -13,6 +13,10 @@ explicit). Forms the clip pipeline cannot use are refused with one line that nam
 them: SAMPLE-AES and other methods, key formats other than ``identity``, and master
 playlists. CMAF (fMP4 behind ``#EXT-X-MAP``) is carried through: each segment names the
 init section (``Segment.init``) that applies to it (see :mod:`timeshift.cmaf`).
+
+A playlist is hostile input: one over :class:`PlaylistLimits` (bytes, segments, keys)
+is refused before it is parsed, and ``#EXT-X-KEY`` tags are read here, not by ``m3u8``,
+whose key lookup is quadratic (20,000 rotated keys took 32 s inside it).
 """
 
 from __future__ import annotations
@@ -23,11 +27,12 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
-from urllib.parse import urlsplit
+from urllib.parse import urljoin
 
 import m3u8
 
-from .errors import ForeignHostError, RemoteError, UsageError
+from .errors import RemoteError, UsageError
+from .netpolicy import HostPolicy
 from .spans import Span, merge_spans
 from .window import Window
 
@@ -37,6 +42,7 @@ __all__ = [
     "InitSection",
     "Key",
     "Playlist",
+    "PlaylistLimits",
     "Segment",
     "Selection",
     "assign_wall_clock",
@@ -50,6 +56,19 @@ log = logging.getLogger(__name__)
 # Spans shorter than this are rounding (integer-second timelines, ms PDTs), not gaps.
 TOLERANCE = 0.25
 MAX_PLAYLIST_BYTES = 32 * 1024 * 1024
+MAX_PLAYLIST_SEGMENTS = 100_000  # 55 hours of 2 s segments
+
+
+@dataclass(frozen=True)
+class PlaylistLimits:
+    """What a playlist may hold before it is refused unparsed (the README's "Limits").
+
+    ``max_keys`` counts ``#EXT-X-KEY`` tags: one per segment is legitimate rotation.
+    """
+
+    max_bytes: int = MAX_PLAYLIST_BYTES
+    max_segments: int = MAX_PLAYLIST_SEGMENTS
+    max_keys: int = MAX_PLAYLIST_SEGMENTS
 
 GapReason = Literal["timeline", "playlist", "missing", "before-start", "after-end"]
 
@@ -168,7 +187,77 @@ _IV = re.compile(r"0[xX]([0-9a-fA-F]{1,32})")
 _BYTERANGE = re.compile(r"\s*(\d+)\s*(?:@\s*(\d+)\s*)?")
 
 
-def _key(tag: m3u8.Key | None, sequence: int, uri: str) -> Key | None:
+@dataclass(frozen=True)
+class _KeyTag:
+    """An ``#EXT-X-KEY`` as written (attributes as text), with its URI made absolute."""
+
+    method: str | None
+    uri: str | None
+    iv: str | None
+    keyformat: str | None
+    absolute_uri: str
+
+
+_KEY_TAG = "#EXT-X-KEY:"
+_ATTRIBUTE = re.compile(r'\s*([A-Za-z0-9-]+)\s*=\s*("[^"]*"|[^,]*)\s*(?:,|$)')
+
+
+def _key_tag(line: str, base: str) -> _KeyTag:
+    attrs = {m.group(1).upper(): m.group(2).strip().strip('"')
+             for m in _ATTRIBUTE.finditer(line[len(_KEY_TAG):])}
+    uri = attrs.get("URI") or None
+    return _KeyTag(attrs.get("METHOD"), uri, attrs.get("IV"), attrs.get("KEYFORMAT"),
+                   _join(base, uri) if uri else "")
+
+
+def _join(base: str, uri: str) -> str:
+    # urljoin costs ~50 us; rotated keys are mostly plain relative names, joined by hand.
+    if base.count("/") >= 3 and _PLAIN_RELATIVE.fullmatch(uri):
+        return base.split("?", 1)[0].split("#", 1)[0].rsplit("/", 1)[0] + "/" + uri
+    return urljoin(base, uri)
+
+
+_PLAIN_RELATIVE = re.compile(
+    r"(?!.*(?:^|/)\.{1,2}(?:/|\?|$))[A-Za-z0-9_\-.]+(?:/[A-Za-z0-9_\-.]+)*(?:\?[^#]*)?")
+
+
+def _split_keys(text: str, base: str) -> tuple[str, list[_KeyTag | None]]:
+    """The text without its ``#EXT-X-KEY`` lines, and the key tag in force for each
+    segment (each URI line), in order. Linear, unlike m3u8's lookup."""
+    if _KEY_TAG not in text:
+        return text, []
+    kept: list[str] = []
+    per_segment: list[_KeyTag | None] = []
+    seen: dict[str, _KeyTag] = {}
+    current: _KeyTag | None = None
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith(_KEY_TAG):
+            current = seen.get(stripped)
+            if current is None:
+                current = seen[stripped] = _key_tag(stripped, base)
+            continue
+        kept.append(line)
+        if stripped and not stripped.startswith("#"):
+            per_segment.append(current)
+    return "\n".join(kept) + "\n", per_segment
+
+
+def _check_limits(text: str, uri: str, limits: PlaylistLimits) -> None:
+    if len(text) > limits.max_bytes:
+        raise RemoteError(f"the playlist is {len(text)} bytes, over the limit of "
+                          f"{limits.max_bytes} bytes", url=uri)
+    segments = text.count("#EXTINF")
+    if segments > limits.max_segments:
+        raise RemoteError(f"the playlist lists {segments} segments, over the limit of "
+                          f"{limits.max_segments} segments; ask for a shorter window", url=uri)
+    keys = text.count(_KEY_TAG)
+    if keys > limits.max_keys:
+        raise RemoteError(f"the playlist has {keys} #EXT-X-KEY tags, over the limit of "
+                          f"{limits.max_keys} keys", url=uri)
+
+
+def _key(tag: _KeyTag | None, sequence: int, uri: str) -> Key | None:
     """The segment's key, None when clear (no key, or METHOD=NONE), or a refusal."""
     if tag is None or tag.method in (None, "NONE"):
         return None
@@ -187,6 +276,10 @@ def _key(tag: m3u8.Key | None, sequence: int, uri: str) -> Key | None:
             raise RemoteError(f"the #EXT-X-KEY IV {tag.iv!r} of segment {sequence} is not a "
                               "128-bit hexadecimal number", url=uri)
         iv = bytes.fromhex(m.group(1).rjust(32, "0"))
+    elif not 0 <= sequence < 1 << 128:
+        raise RemoteError(f"segment {sequence} is AES-128 encrypted without an IV, and its media "
+                          "sequence number (from #EXT-X-MEDIA-SEQUENCE) cannot be one: it must be "
+                          "0 to 2^128-1", url=uri)
     return Key(uri=tag.absolute_uri, iv=iv)
 
 
@@ -225,22 +318,26 @@ def _init_section(tag: object, sequence: int, uri: str) -> InitSection | None:
     return InitSection(str(target), ByteRange(int(m.group(1)), int(m.group(2))))
 
 
-def parse_playlist(text: str, uri: str) -> Playlist:
+def parse_playlist(text: str, uri: str, *, limits: PlaylistLimits | None = None) -> Playlist:
     """Parse a media playlist; segment URIs become absolute (query strings kept).
 
     Segments get provisional starts: PDT when present, else seconds from the first segment.
 
     Raises:
-        RemoteError: the text is not an HLS playlist or is over the size bound.
+        RemoteError: the text is not an HLS playlist, is over ``limits`` (bytes, segments,
+            keys), or holds values out of range (a date, an IV's sequence number).
         UsageError: a master playlist or a form this version does not fetch
             (SAMPLE-AES or another method, a key format other than identity).
     """
-    if len(text) > MAX_PLAYLIST_BYTES:
-        raise RemoteError(f"the playlist is over {MAX_PLAYLIST_BYTES >> 20} MiB", url=uri)
+    _check_limits(text, uri, limits or PlaylistLimits())
     if not text.lstrip().startswith("#EXTM3U"):
         raise RemoteError("the answer is not an HLS playlist (no #EXTM3U)", url=uri)
+    text, key_tags = _split_keys(text, uri)
     try:
         pl = m3u8.loads(text, uri=uri)
+    except OverflowError as exc:
+        raise RemoteError(f"a #EXT-X-PROGRAM-DATE-TIME of the playlist is out of range ({exc})",
+                          url=uri) from None
     except (ValueError, TypeError, AttributeError, IndexError) as exc:
         raise RemoteError(f"the playlist is malformed ({exc})", url=uri) from exc
     _refuse_unsupported(pl)
@@ -258,7 +355,7 @@ def parse_playlist(text: str, uri: str) -> Playlist:
             uri=seg_uri, sequence=seq0 + i, duration=duration,
             start=pdt.timestamp() if pdt is not None else offset,
             discontinuity=bool(s.discontinuity) and i > 0, dated=pdt is not None,
-            key=_key(s.key, seq0 + i, uri),
+            key=_key(key_tags[i] if i < len(key_tags) else None, seq0 + i, uri),
             byterange=_byterange(s.byterange, seg_uri, segments[-1] if segments else None,
                                  seq0 + i, uri),
             init=_init_section(s.init_section, seq0 + i, uri)))
@@ -380,23 +477,16 @@ def check_hosts(segments: Iterable[Segment], playlist_uri: str,
 
     A crafted playlist must not turn a clip or archive job into a proxy for other
     (for instance internal) addresses; a key URI is fetched like a segment, so it is
-    held to the same rule.
+    held to the same rule. The rule is :class:`~timeshift.netpolicy.HostPolicy`'s:
+    scheme, host and effective port, the same for redirects.
 
     Raises:
-        ForeignHostError: a segment or key names another host or a scheme other than http(s).
+        ForeignHostError: a segment or key names another host, port or scheme.
     """
-    origin = urlsplit(playlist_uri)
-    ok = {origin.netloc.lower(), (origin.hostname or "").lower()}
-    ok |= {h.lower() for h in allowed}
+    policy = HostPolicy.for_origin(playlist_uri, allowed)
     for seg in segments:
-        for what, uri in (("", seg.uri), ("key ", seg.key.uri if seg.key else None),
-                          ("map ", seg.init.uri if seg.init else None)):
-            if uri is None:
-                continue
-            parts = urlsplit(uri)
-            if parts.scheme not in ("http", "https"):
-                raise ForeignHostError(uri, f"{what}scheme {parts.scheme or '(none)'!r} is not "
-                                            "http(s)")
-            if parts.netloc.lower() not in ok and (parts.hostname or "").lower() not in ok:
-                raise ForeignHostError(uri, f"{what}host {parts.netloc!r} is not the playlist's "
-                                            "origin")
+        policy.check(seg.uri)
+        if seg.key is not None:
+            policy.check(seg.key.uri, "key ")
+        if seg.init is not None:
+            policy.check(seg.init.uri, "map ")

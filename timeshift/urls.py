@@ -223,7 +223,11 @@ def parse_url(url: str) -> TimeshiftURL:
         UsageError: not an http(s) URL, no ``/app/stream.ext`` path, no time-shift
             marker or time, or a malformed ``lhs_*`` value.
     """
-    parts = urlsplit(url.strip())
+    try:
+        parts = urlsplit(url.strip())
+        parts.port  # noqa: B018 -- raises ValueError for a port that is not one
+    except ValueError as exc:
+        raise UsageError(f"{url!r} is not a valid URL ({exc})", field="url") from None
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise UsageError(f"{url!r} is not an http(s) URL", field="url")
     path = parts.path

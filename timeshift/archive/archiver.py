@@ -442,7 +442,8 @@ async def _run(job: ArchiveJob, store: ObjectStore, opts: ArchiveOptions, templa
         return resolve_source(None, job.domain, job.app, job.stream, job.start, job.end,
                               opts.scheme, opts.signer)
 
-    source: WindowSource = PlaylistSource(resolved(), opts.signer, opts.allowed_hosts)
+    source: WindowSource = PlaylistSource(resolved(), opts.signer, opts.allowed_hosts,
+                                          opts.fetch)
     if opts.edge is not None:  # the live edge (issue 14): wait for what is still to come
         check_horizon(job.start, job.end, time.time_ns(), opts.edge.horizon)
 
@@ -451,7 +452,8 @@ async def _run(job: ArchiveJob, store: ObjectStore, opts: ArchiveOptions, templa
             emit("edge", ev.detail())
 
         source = LiveEdgeSource(resolved(), opts.edge, signer=opts.signer,
-                                allowed_hosts=opts.allowed_hosts, on_event=on_edge,
+                                allowed_hosts=opts.allowed_hosts, fetch=opts.fetch,
+                                on_event=on_edge,
                                 refresh=resolved)
 
     def on_event(ev: WindowEvent) -> None:

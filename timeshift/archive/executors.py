@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import math
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -27,6 +28,8 @@ from typing import Any
 from oss2.utils import is_valid_bucket_name
 
 from ..errors import TimeshiftError, UsageError
+from ..redact import redact
+from ..retry import RetryPolicy
 from .archiver import ArchiveJob, ArchiveOptions, ArchiveProgress, JobResult, archive_job
 from .store import ObjectStore, OssStore, oss_credentials
 from .template import KeyTemplate
@@ -87,14 +90,16 @@ async def run_one(job: ArchiveJob, store: ObjectStore, options: ArchiveOptions, 
             break
         log.warning("%s failed (%s); attempt %d of %d", job.job_id,
                     (result.error or {}).get("message"), attempt + 1, attempts)
-        await asyncio.sleep(pause * attempt)
+        # Doubling from ``pause`` (the one retry policy's arithmetic, unjittered).
+        await asyncio.sleep(RetryPolicy(backoff=pause, max_backoff=math.inf,
+                                        jitter=0.0).delay(attempt - 1))
         result = await archive_job(job, store, options, progress)
     return result
 
 
 def _failed(job: ArchiveJob, exc: BaseException) -> JobResult:
     error = (exc.to_dict() if isinstance(exc, TimeshiftError)
-             else {"error": type(exc).__name__, "message": str(exc)[:500]})
+             else {"error": type(exc).__name__, "message": redact(str(exc))[:500]})
     return JobResult(job, "failed", error=error)
 
 

@@ -4,9 +4,12 @@ The archiver needs six operations (list a prefix, head, put, get, delete, presig
 so the store is a Protocol of those six; replacing ``oss2`` by the V2 SDK
 (``alibabacloud-oss-v2``) means writing one more class here, nothing else.
 
-``oss2`` does not retry, so :class:`OssStore` does: connection errors, 5xx, 429 and
-503 (waiting ``x-oss-qos-delay-time`` when OSS says how long), with jittered
-exponential backoff. CRC-64 checking is on: oss2 compares the CRC it computed with the
+``oss2`` does not retry, so :class:`OssStore` does, under the one retry policy
+(:mod:`timeshift.retry`): connection errors, 5xx, 429 and 503 (waiting
+``x-oss-qos-delay-time`` when OSS says how long, capped like Retry-After), with
+jittered exponential backoff and a deadline per operation. Every answer oss2 reads
+(listings, heads, gets) goes through the one capped reader: an HTTP adapter hands oss2
+a body that counts decoded bytes and fails past ``max_answer_bytes``. CRC-64 checking is on: oss2 compares the CRC it computed with the
 ``x-oss-hash-crc64ecma`` OSS answers; when they differ after a PUT, the object is
 asked for again (HEAD) before anything is uploaded twice, since a wrong header in
 transit and a damaged object look the same from the PUT alone.
@@ -19,18 +22,21 @@ from __future__ import annotations
 
 import logging
 import os
-import random
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 import oss2
 import oss2.exceptions
+import requests
 from oss2.utils import Crc64
+from requests.adapters import HTTPAdapter
 
+from ..capped import AnswerTooLarge, CappedBody, UnsupportedEncoding
 from ..errors import StoreError, UsageError
 from ..openapi.credentials import Credentials, resolve_credentials
+from ..retry import RetryPolicy
 
 __all__ = ["ObjectInfo", "ObjectStore", "OssStore", "crc64", "oss_credentials"]
 
@@ -99,24 +105,45 @@ def oss_credentials(env: Mapping[str, str] | None = None) -> Credentials:
                          "~/.alibabacloud/credentials)") from None
 
 
-@dataclass
-class RetryPolicy:
-    """How hard a store call is tried before it fails."""
-
-    retries: int = 6
-    backoff: float = 0.2
-    max_backoff: float = 8.0
-    sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
-
-    def delay(self, attempt: int, hint: float | None = None) -> float:
-        if hint is not None:
-            return min(hint, self.max_backoff * 4)
-        return float(min(self.max_backoff, self.backoff * 2 ** attempt) * random.uniform(0.5, 1.5))
+STORE_RETRY = RetryPolicy(retries=6, backoff=0.2, max_backoff=8.0, deadline=600.0)
+MAX_ANSWER_BYTES = 64 * 1024 * 1024
 
 
-def _retryable(exc: oss2.exceptions.OssError) -> bool:
+def _retryable(exc: oss2.exceptions.OssError, policy: RetryPolicy) -> bool:
     # status -2: RequestError (connection refused/reset, timeout); -3: the body was short.
-    return exc.status in (-2, -3, 429) or exc.status >= 500
+    return exc.status in (-2, -3) or policy.retry_status(exc.status) or exc.status >= 500
+
+
+class _CappedRaw:
+    """Stands in for urllib3's response under ``requests``: the body as the one capped
+    reader decodes it, so whatever oss2 reads (``iter_content``) is counted and capped."""
+
+    def __init__(self, raw: Any, limit: int) -> None:
+        self._raw = raw
+        self._body = CappedBody(limit, raw.headers.get("Content-Encoding"), "OSS answer")
+
+    def stream(self, amt: int = 1 << 16, decode_content: bool | None = None) -> Iterator[bytes]:
+        for chunk in self._raw.stream(amt, decode_content=False):
+            out = self._body.decode(chunk)
+            if out:
+                yield out
+        tail = self._body.finish()
+        if tail:
+            yield tail
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._raw, name)
+
+
+class _CappedAdapter(HTTPAdapter):
+    def __init__(self, limit: int, pool: int = 10) -> None:
+        super().__init__(pool_connections=pool, pool_maxsize=pool, max_retries=0)
+        self.limit = limit
+
+    def build_response(self, req: Any, resp: Any) -> requests.Response:
+        response = super().build_response(req, resp)
+        response.raw = _CappedRaw(response.raw, self.limit)
+        return response
 
 
 def _qos_delay(exc: oss2.exceptions.OssError) -> float | None:
@@ -132,7 +159,9 @@ class OssStore:
 
     def __init__(self, endpoint: str, bucket: str, credentials: Credentials | None = None, *,
                  region: str | None = None, signing: str = "v1",
-                 retry: RetryPolicy | None = None, connect_timeout: float = 10.0) -> None:
+                 retry: RetryPolicy | None = None, connect_timeout: float = 10.0,
+                 max_answer_bytes: int = MAX_ANSWER_BYTES,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         if not endpoint.startswith(("http://", "https://")):
             endpoint = "https://" + endpoint
         self.endpoint = endpoint
@@ -153,12 +182,14 @@ class OssStore:
         else:
             raise UsageError(f"signing must be v1 or v4, got {signing!r}", field="signing")
         try:
-            self._bucket = oss2.Bucket(auth, endpoint, bucket, enable_crc=True,
+            session = oss2.Session(adapter=_CappedAdapter(max_answer_bytes))
+            self._bucket = oss2.Bucket(auth, endpoint, bucket, enable_crc=True, session=session,
                                        connect_timeout=connect_timeout, region=region)
         except oss2.exceptions.ClientError as exc:
             raise UsageError(f"{bucket!r} is not a valid bucket name ({exc.message or exc})",
                              field="bucket") from None
-        self.retry = retry or RetryPolicy()
+        self.retry = retry or STORE_RETRY
+        self.sleep = sleep
         self.stats: dict[str, int] = {}
 
     def __repr__(self) -> str:
@@ -210,7 +241,7 @@ class OssStore:
                         self._count("put.crc_recheck_ok")
                         return head
                 self._count("put.crc_mismatch")
-                self.retry.sleep(self.retry.delay(attempt))
+                self.sleep(self.retry.delay(attempt))
         raise AssertionError("unreachable")
 
     def get(self, key: str) -> bytes:
@@ -237,7 +268,8 @@ class OssStore:
         self.stats[name] = self.stats.get(name, 0) + 1
 
     def _call(self, op: str, key: str, fn: Callable[[], T]) -> T:
-        for attempt in range(self.retry.retries + 1):
+        run = self.retry.begin()
+        while True:
             try:
                 result = fn()
                 self._count(op)
@@ -245,13 +277,16 @@ class OssStore:
             except oss2.exceptions.InconsistentError as exc:
                 # CRC mismatch: never retried blindly here (see put); reported with its code.
                 raise self._error(op, key, exc, code="InconsistentError") from exc
+            except (AnswerTooLarge, UnsupportedEncoding) as exc:
+                raise StoreError(f"OSS {op} failed: {exc}", bucket=self.bucket,
+                                 key=key) from None
             except oss2.exceptions.OssError as exc:
-                if not _retryable(exc) or attempt == self.retry.retries:
+                wait = run.next_delay(_qos_delay(exc)) if _retryable(exc, self.retry) else None
+                if wait is None:
                     raise self._error(op, key, exc) from exc
                 self._count(f"{op}.retry")
                 log.debug("%s %s: %s %s, retrying", op, key, exc.status, exc.code)
-                self.retry.sleep(self.retry.delay(attempt, _qos_delay(exc)))
-        raise AssertionError("unreachable")
+                self.sleep(wait)
 
     def _error(self, op: str, key: str, exc: oss2.exceptions.OssError,
                code: str | None = None) -> StoreError:

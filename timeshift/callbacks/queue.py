@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import IO, Any, Literal
 
 from ..errors import UsageError
+from ..redact import redact
 from .jobs import JobSpec
 
 __all__ = ["JOB_STATES", "Job", "JobQueue", "JobState", "SessionClose"]
@@ -235,7 +236,7 @@ class JobQueue:
         state = "queued" if retry_at is not None else "failed"
         self.db.execute("UPDATE jobs SET state = ?, last_error = ?, result = ?, not_before = ?, "
                         "updated = ? WHERE id = ? AND state = 'running'",
-                        (state, error[:2000], None if result is None else
+                        (state, redact(error)[:2000], None if result is None else
                          json.dumps(result, default=str), retry_at or 0.0, self.clock(), job_id))
 
     def release(self, job_id: str) -> None:

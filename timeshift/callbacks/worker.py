@@ -16,11 +16,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections.abc import Callable
 from typing import Any
 
 from ..errors import TimeshiftError
+from ..retry import RetryPolicy
 from ..timeline import query_timeline
 from ..times import NS_PER_S
 from .jobs import JobRunner, JobSpec, SessionResolver, session_start_from_ranges
@@ -139,7 +141,9 @@ class Worker:
 
     def _failed(self, job: Job, error: str, result: dict[str, Any] | None = None) -> None:
         if job.attempts < self.max_attempts:
-            delay = self.retry_delay * 2 ** (job.attempts - 1)
+            # Doubling, unjittered and uncapped: a schedule people read in the queue.
+            delay = RetryPolicy(backoff=self.retry_delay, max_backoff=math.inf,
+                                jitter=0.0).delay(job.attempts - 1)
             log.warning("job %s: attempt %d failed (%s); again in %.0f s", job.id, job.attempts,
                         error, delay)
             self.queue.fail(job.id, error, retry_at=self.clock() + delay, result=result)

@@ -15,7 +15,8 @@ from collections.abc import Callable, Sequence
 
 from .. import __version__
 from ..errors import TimeshiftError
-from . import archive, callbacks, clip, demo, openapi, shift, sim, timeline, url
+from ..redact import install_log_redaction
+from . import archive, callbacks, clip, demo, openapi, shift, sim, studio, timeline, url
 from .options import Parser, error_text
 from .render import print_json
 
@@ -29,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="log more (-vv for debug)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
                                 parser_class=Parser)
-    for group in (demo, clip, archive, url, timeline, openapi, shift, sim, callbacks):
+    for group in (demo, clip, archive, url, timeline, openapi, shift, sim, callbacks, studio):
         group.add(sub)
     return parser
 
@@ -38,6 +39,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    # Every log record is redacted as it is made, whichever library makes it (-vv shows
+    # urllib3's request lines and oss2's headers): no signature, token or Authorization.
+    install_log_redaction()
     logging.basicConfig(level=(logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)],
                         format="%(levelname)s %(name)s: %(message)s")
     if args.verbose < 2:

@@ -12,8 +12,10 @@ from ..errors import UsageError
 from ..times import NS_PER_S, TIME_HELP, parse_duration
 from .options import (
     add_api_options,
+    add_limit_options,
     add_signing_options,
     add_stream_options,
+    fetch_options_from_args,
     live_client,
     parse_time_option,
     signer_from_args,
@@ -86,7 +88,6 @@ def _edge_policy(wait: str | None) -> Any:
 
 def cmd_archive(args: argparse.Namespace) -> int:
     from ..archive import ArchiveOptions, StoreSpec, run_jobs, summary
-    from ..fetch import FetchOptions
 
     jobs = _archive_jobs(args)
     if not 1 <= args.segment_concurrency <= 256:
@@ -109,7 +110,7 @@ def cmd_archive(args: argparse.Namespace) -> int:
     else:
         options = ArchiveOptions(
             scheme=args.scheme, signer=signer_from_args(args), allowed_hosts=tuple(args.allow_host),
-            fetch=FetchOptions(concurrency=args.segment_concurrency), uploads=args.uploads,
+            fetch=fetch_options_from_args(args, args.segment_concurrency), uploads=args.uploads,
             cache_dir=args.cache_dir, verify=args.verify, force=args.force,
             edge=_edge_policy(args.wait))
         if options.edge is not None:  # every job checked before any runs
@@ -195,6 +196,7 @@ def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     run.add_argument("--report", type=Path, metavar="FILE",
                      help="also write the JSON report to FILE (re-run failures with --jobs FILE)")
     add_signing_options(p)
+    add_limit_options(p)
     add_api_options(p, prefix="api-")
     p.set_defaults(func=cmd_archive)
 

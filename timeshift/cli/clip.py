@@ -11,7 +11,13 @@ from typing import Any
 
 from ..errors import UsageError
 from ..times import NS_PER_S, TIME_HELP, now_ns, parse_duration, parse_time
-from .options import add_signing_options, add_stream_options, signer_from_args
+from .options import (
+    add_limit_options,
+    add_signing_options,
+    add_stream_options,
+    fetch_options_from_args,
+    signer_from_args,
+)
 from .render import ClipProgress, format_clip, print_json
 
 EPILOG_CLIP = """examples:
@@ -114,7 +120,6 @@ def _window(args: argparse.Namespace) -> tuple[int | None, int | None]:
 def cmd_clip(args: argparse.Namespace) -> int:
     from ..clip import aclip
     from ..edge import EdgePolicy
-    from ..fetch import FetchOptions
 
     if args.url and args.domain:
         raise UsageError("give --url or --domain/--app/--stream, not both", option="--url")
@@ -133,7 +138,7 @@ def cmd_clip(args: argparse.Namespace) -> int:
         url=args.url, domain=args.domain, app=args.app, stream=args.stream, start=start,
         end=end, scheme=args.scheme, signer=signer_from_args(args), allow_gaps=args.allow_gaps,
         allowed_hosts=tuple(args.allow_host), cache_dir=args.cache_dir,
-        keep_cache=args.keep_cache, fetch=FetchOptions(concurrency=args.concurrency),
+        keep_cache=args.keep_cache, fetch=fetch_options_from_args(args, args.concurrency),
         progress=ClipProgress(args.progress), cut=args.cut, edge=EdgePolicy(wait=wait))
     result = asyncio.run(_interruptible(lambda stop: aclip(args.output, stop=stop, **kwargs)))
     if args.json:
@@ -177,6 +182,7 @@ def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--progress", choices=("auto", "bar", "jsonl", "none"), default="auto",
                    help="progress on stderr: a bar on a terminal (auto), JSON lines, or none")
     add_signing_options(p)
+    add_limit_options(p)
     p.add_argument("--json", action="store_true", help="print a JSON summary")
     p.set_defaults(func=cmd_clip)
 

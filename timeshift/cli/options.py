@@ -10,6 +10,7 @@ from typing import Any, NoReturn
 
 from ..auth import AUTH_TYPES, Signer
 from ..errors import TimeshiftError, UsageError
+from ..redact import register_secret_names
 from ..times import NS_PER_S, parse_time
 
 #: The library's field names (its parameters) -> this CLI's flags: the one place where
@@ -24,6 +25,10 @@ FLAGS: dict[str, str] = {
     "oss_object": "--object",
     "command": "COMMAND",
     "params": "PARAMS",
+    "allowed_hosts": "--allow-host",
+    "max_segment_bytes": "--max-segment-size",
+    "max_bytes_in_flight": "--max-in-flight",
+    "deadline": "--segment-deadline",
 }
 
 
@@ -111,6 +116,7 @@ def signer_from_args(args: argparse.Namespace) -> Signer | None:
         if len(parts) != 2 or not all(parts):
             raise UsageError("expected two names, HASH,TIME", option="--auth-param-names")
         names = (parts[0], parts[1])
+        register_secret_names(names[0])  # its values are signatures: hidden in logs and errors
     return Signer(args.auth_type, key, ttl=args.auth_ttl, uid=args.auth_uid,
                   rand=None if args.auth_rand == "uuid" else args.auth_rand,
                   c_form=args.auth_c_form, param_names=names)
@@ -165,3 +171,42 @@ def unix_s_option(value: str, option: str) -> int:
     return parse_time_option(value, option) // NS_PER_S
 
 
+MIB = 1024 * 1024
+
+
+def add_limit_options(p: argparse.ArgumentParser) -> None:
+    """The fetcher's limits a user may need to raise (README, "Limits")."""
+    g = p.add_argument_group("limits", "bounds against hostile or broken origins")
+    g.add_argument("--max-segment-size", type=float, default=64, metavar="MIB",
+                   help="refuse a segment larger than this (default 64 MiB)")
+    g.add_argument("--max-in-flight", type=float, default=512, metavar="MIB",
+                   help="bytes being fetched and not yet written, all segments (default 512 MiB)")
+    g.add_argument("--min-rate", type=float, default=4, metavar="KIB/S",
+                   help="a transfer slower than this after 10 s is retried (default 4; 0: off)")
+    g.add_argument("--attempt-timeout", type=float, default=120, metavar="SECONDS",
+                   help="one request, headers and body (default 120)")
+    g.add_argument("--segment-deadline", type=float, default=900, metavar="SECONDS",
+                   help="one segment with all its retries (default 900)")
+    g.add_argument("--max-playlist-segments", type=int, default=100_000, metavar="N",
+                   help="refuse a playlist listing more segments (default 100000)")
+
+
+def fetch_options_from_args(args: argparse.Namespace, concurrency: int) -> Any:
+    """FetchOptions from the shared limit flags (each checked, named by its flag)."""
+    from ..fetch import FetchOptions
+
+    checks = (("--max-segment-size", args.max_segment_size > 0),
+              ("--max-in-flight", args.max_in_flight > 0),
+              ("--min-rate", args.min_rate >= 0),
+              ("--attempt-timeout", args.attempt_timeout > 0),
+              ("--segment-deadline", args.segment_deadline > 0),
+              ("--max-playlist-segments", args.max_playlist_segments > 0))
+    for flag, ok in checks:
+        if not ok:
+            raise UsageError("expected a positive number", option=flag)
+    return FetchOptions(concurrency=concurrency,
+                        max_segment_bytes=int(args.max_segment_size * MIB),
+                        max_bytes_in_flight=int(args.max_in_flight * MIB),
+                        min_rate=args.min_rate * 1024, attempt_timeout=args.attempt_timeout,
+                        deadline=args.segment_deadline,
+                        max_playlist_segments=args.max_playlist_segments)

@@ -1,24 +1,29 @@
 """The Live OpenAPI client over ``requests``: sign, send, retry the retryable, translate errors.
 
-Retries are hand-written rather than urllib3's ``Retry`` because every retry must be
-signed again with a fresh ``SignatureNonce`` and ``Timestamp`` (the service refuses a
-reused nonce as a replay), and because what is retryable is decided by the answer's
-``Code`` (``Throttling*``, ``ServiceUnavailable``, ``InternalError``), not its status.
+Every retry is signed again with a fresh ``SignatureNonce`` and ``Timestamp`` (the
+service refuses a reused nonce as a replay), and what is retryable is decided by the
+answer's ``Code`` (``Throttling*``, ``ServiceUnavailable``, ``InternalError``), not its
+status; the waits and the deadline come from the one policy (:mod:`timeshift.retry`).
+The transport is :func:`timeshift.http.send`: no redirect leaves the endpoint, and the
+answer is read through the decoded-size cap.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import random
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlencode
 
 import requests
+import urllib3.exceptions
 
 from ..errors import ApiError, TransportError, UsageError
+from ..http import DEFAULT_MAX_ANSWER_BYTES, Answer, Hiccup, send
+from ..netpolicy import HostPolicy
+from ..retry import RetryPolicy
 from .credentials import Credentials
 from .signing import (
     API_VERSION,
@@ -47,8 +52,10 @@ class LiveClient:
         region: sent as ``RegionId`` when given.
         retries: how many times a retryable answer or a connection failure is retried.
         backoff: base seconds of the exponential backoff (with jitter).
+        deadline: seconds after which one call stops retrying (None: no limit).
+        max_answer_bytes: the largest answer read (decoded).
         session: an injectable ``requests.Session``.
-        sleep: injectable for tests that count backoff instead of waiting.
+        sleep, clock: injectable for tests that count backoff instead of waiting.
         signature_version: ``"v3"`` (ACS3-HMAC-SHA256 headers, as the current official SDKs
             send; the default) or ``"v2"`` (HMAC-SHA1 in the query, the seeds' form).
     """
@@ -56,8 +63,11 @@ class LiveClient:
     def __init__(self, credentials: Credentials, *, endpoint: str = DEFAULT_ENDPOINT,
                  scheme: str = "https", region: str | None = None, version: str = API_VERSION,
                  timeout: float | tuple[float, float] = (5.0, 30.0), retries: int = 4,
-                 backoff: float = 0.5, session: requests.Session | None = None,
+                 backoff: float = 0.5, deadline: float | None = 120.0,
+                 max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
+                 session: requests.Session | None = None,
                  sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic,
                  signature_version: str = "v3") -> None:
         if signature_version not in ("v2", "v3"):
             raise UsageError(f"{signature_version!r} is not v2 or v3", field="signature_version")
@@ -72,6 +82,10 @@ class LiveClient:
         self.backoff = backoff
         self.session = session or requests.Session()
         self.sleep = sleep
+        self.clock = clock
+        self.retry = RetryPolicy(retries=retries, backoff=backoff, max_backoff=20.0,
+                                 deadline=deadline)
+        self.max_answer_bytes = max_answer_bytes
         self.attempts: list[str] = []  # the nonces sent, most recent last (for diagnostics)
 
     def __repr__(self) -> str:
@@ -124,33 +138,36 @@ class LiveClient:
             ApiError: the service answered with an error code (after retries if retryable).
             TransportError: no answer after the retries.
         """
-        for attempt in range(self.retries + 1):
+        base = f"{self.scheme}://{self.endpoint}/"
+        hosts = HostPolicy.for_origin(base)
+        run = self.retry.copy_with(retries=self.retries, backoff=self.backoff).begin(self.clock)
+        while True:
             url, headers, nonce = self.signed_request(action, params)  # api: V3 or V2
             self.attempts.append(nonce)
             try:
-                resp = self.session.get(url, headers=headers, timeout=self.timeout)
-            except requests.RequestException as exc:
-                if attempt == self.retries:
-                    raise TransportError(f"{action} failed after {attempt + 1} tries "
-                                         f"({type(exc).__name__})",
-                                         url=f"{self.scheme}://{self.endpoint}/") from exc
-                self._wait(attempt, action, type(exc).__name__)
+                answer = send(self.session, url, hosts=hosts, timeout=self.timeout,
+                              what=action, limit=self.max_answer_bytes, headers=headers)
+            except (requests.RequestException, urllib3.exceptions.HTTPError, Hiccup) as exc:
+                wait = run.next_delay()
+                if wait is None:
+                    raise TransportError(f"{action} failed after {run.why_stopped()} "
+                                         f"({type(exc).__name__})", url=base) from exc
+                self._wait(wait, action, type(exc).__name__)
                 continue
             try:
-                return self._decode(action, resp)
+                return self._decode(action, answer)
             except ApiError as err:
-                if not err.retryable or attempt == self.retries:
+                wait = run.next_delay() if err.retryable else None
+                if wait is None:
                     raise
-                self._wait(attempt, action, str(err.code))
-        raise AssertionError("unreachable")
+                self._wait(wait, action, str(err.code))
 
-    def _wait(self, attempt: int, action: str, why: str) -> None:
-        delay = min(20.0, self.backoff * 2 ** attempt) * random.uniform(0.5, 1.5)
+    def _wait(self, delay: float, action: str, why: str) -> None:
         log.info("%s: %s, retrying in %.2f s", action, why, delay)
         self.sleep(delay)
 
     @staticmethod
-    def _decode(action: str, resp: requests.Response) -> dict[str, Any]:
+    def _decode(action: str, resp: Answer) -> dict[str, Any]:
         try:
             body = resp.json()
         except (json.JSONDecodeError, ValueError):
