@@ -267,8 +267,6 @@ def test_range_beyond_the_resource(make_origin: Callable[..., OriginServer], t0:
     [
         pytest.param(dict(encryption="sample-aes"), "METHOD=SAMPLE-AES, which is not supported",
                      id="sample-aes"),
-        pytest.param(dict(fmp4_map=True), r"fMP4 playlists \(#EXT-X-MAP\) are not supported",
-                     id="fmp4-map"),
     ],
 )
 def test_refused_forms(make_origin: Callable[..., OriginServer], t0: float, tmp_path: Path,

@@ -164,8 +164,6 @@ def test_key_uris_are_held_to_the_host_allow_list() -> None:
     [
         pytest.param("sample_aes.m3u8", r"^segment 0 is encrypted with METHOD=SAMPLE-AES, which is "
                      r"not supported: only AES-128", id="sample-aes"),
-        pytest.param("fmp4_map.m3u8", r"^fMP4 playlists \(#EXT-X-MAP\) are not supported",
-                     id="fmp4-map"),
     ],
 )
 def test_unsupported_forms_are_refused_in_one_line(fixture: str, message: str) -> None:

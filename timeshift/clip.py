@@ -30,10 +30,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .auth import Signer
+from .cmaf import CmafSource
 from .cutplan import CutMode, CutWindow
 from .edge import EdgePolicy, check_horizon
 from .errors import UsageError, VerificationError
-from .fetch import FetchOptions
+from .fetch import FetchOptions, SegmentCache, default_cache_dir
 from .follow import EdgeEvent, LiveEdgeSource
 from .mpegts import (
     PTS_CLOCK,
@@ -374,9 +375,11 @@ class ClipSink:
     renames it into place (never a half or wrong clip under ``output``'s name)."""
 
     def __init__(self, output: Path, fmt: str, cut: CutMode, ffmpeg: str | None,
-                 edge: LiveEdgeSource | None = None) -> None:
+                 edge: LiveEdgeSource | None = None, cmaf: CmafSource | None = None) -> None:
         self.output, self.fmt, self.cut, self.ffmpeg = output, fmt, cut, ffmpeg
         self.edge = edge  # the live edge: time still to come when the cut is planned
+        # CMAF fragments become MPEG-TS on arrival (cmaf.py, issue 13)
+        self.cmaf = cmaf or CmafSource(None, SegmentCache(default_cache_dir()), FetchOptions())
         clean_stale_parts(output)  # what a run of the same output killed with -9 left
         self.tmp = new_part(output)
         self._sel: Selection | None = None
@@ -390,6 +393,8 @@ class ClipSink:
         self._warm_av = asyncio.ensure_future(asyncio.to_thread(__import__, "av"))
 
     async def write(self, piece: Fetched) -> None:
+        if piece.segment.init is not None:
+            piece = replace(piece, data=await self.cmaf.to_ts(piece.segment, piece.data))
         if self._writer is None:
             assert self._sel is not None
             published = self.edge.pending_from if self.edge is not None else None
@@ -401,6 +406,7 @@ class ClipSink:
 
     async def finish(self, final: Selection) -> _Written:
         assert self._writer is not None and self._plan is not None and self._warm_av is not None
+        await self.cmaf.finish()
         cut_stats = await self._writer.finish(final)
         if self.edge is not None and (self.edge.following or self.edge.cut_short):
             self._plan = _final_plan(self._plan, final)
@@ -418,10 +424,17 @@ class ClipSink:
 
     async def abort(self) -> None:
         try:
+            await self.cmaf.aclose()
             if self._writer is not None:
                 await self._writer.abort()
         finally:
             self.tmp.unlink(missing_ok=True)
+
+
+def _inits(cache_dir: Path | None, fetch: FetchOptions | None, keep_cache: bool) -> CmafSource:
+    """CMAF: where a clip's init sections are fetched and cached (issue 13, cmaf.py)."""
+    return CmafSource(None, SegmentCache(cache_dir or default_cache_dir()),
+                      fetch or FetchOptions(), keep_cache=keep_cache)
 
 
 def _check_output(out: Path, fmt: str, cut: CutMode | None, fetch: FetchOptions | None) -> None:
@@ -533,7 +546,7 @@ async def aclip(
         resolved, edge, signer=signer, allowed_hosts=allowed_hosts, fetch=fetch, stop=stop,
         on_event=on_edge,
         refresh=lambda: resolve_source(url, domain, app, stream, start, end, scheme, signer))
-    sink = ClipSink(out, fmt, cut or "exact", ffmpeg, edge=source)
+    sink = ClipSink(out, fmt, cut or "exact", ffmpeg, source, _inits(cache_dir, fetch, keep_cache))
     run = await run_window(source, options, sink, on_event)
     result = _result(out, run, fmt, source.report().to_dict())
     if progress is not None:

@@ -35,6 +35,11 @@ __all__ = [
     "x264_level",
     "x264_params",
     "x264_profile",
+    "x265_level",
+    "x265_params",
+    "x265_profile",
+    "hevc_parameter_sets",
+    "leading_pictures",
 ]
 
 #: How a clip is cut: ``exact`` re-encodes only the partial GOPs at the edges,
@@ -149,6 +154,60 @@ def x264_level(level: int | None) -> str | None:
     if level is None or level <= 0:
         return None
     return "1b" if level == 9 else f"{level // 10}.{level % 10}"
+
+
+def leading_pictures(pts: Sequence[int]) -> bool:
+    """True when a GOP (its frames' PTS in decode order, the keyframe first) is open.
+
+    Frames decoded after the keyframe but shown before it are leading pictures: an
+    H.264 open-GOP I frame's B-frames, HEVC RASL pictures after a CRA. They reference
+    the GOP before, so the GOP is not a safe entry point: it cannot be copied after a
+    GOP that was not copied as it was, and it decodes only with the GOP before.
+    """
+    return bool(pts) and min(pts) < pts[0]
+
+
+# --------------------------------------------------------------------------
+# HEVC (libx265)
+# --------------------------------------------------------------------------
+
+
+def x265_params(reorder_frames: int, keyint: int | None = None) -> str:
+    """libx265 ``x265-params`` for an edge encode (cf. :func:`x264_params`).
+
+    Without B-pyramid every B-frame is decoded right after its anchor, one frame later
+    than it is shown, so a reorder delay of one frame is all :func:`edge_dts` needs:
+    B-frames whenever the source reorders at all. One IDR (``keyint`` None), no scene
+    cuts, closed GOPs; VPS/SPS/PPS repeated in-band before the IDR (the MP4 is ``hev1``);
+    no encoder-version SEI.
+    """
+    b = "bframes=0" if reorder_frames <= 0 else "bframes=2:b-pyramid=0:b-adapt=0"
+    k = "-1" if keyint is None else str(keyint)
+    return (f"{b}:keyint={k}:min-keyint={1 if keyint is None else keyint}:scenecut=0"
+            ":open-gop=0:repeat-headers=1:info=0:log-level=error")
+
+
+_X265_PROFILES = {"main": "main", "main 10": "main10", "main still picture": "mainstillpicture"}
+
+
+def x265_profile(name: str | None) -> str | None:
+    """libx265's name for an FFmpeg HEVC profile name (``"Main 10"`` -> ``"main10"``)."""
+    return _X265_PROFILES.get((name or "").lower())
+
+
+def x265_level(level: int | None) -> str | None:
+    """x265's ``level-idc`` for FFmpeg's HEVC ``level`` (general_level_idc, 30 x level:
+    ``93`` -> ``"3.1"``, ``120`` -> ``"4"``)."""
+    if level is None or level <= 0 or level % 3:
+        return None
+    major, minor = divmod(level // 3, 10)
+    return f"{major}.{minor}" if minor else str(major)
+
+
+def hevc_parameter_sets(annexb: bytes) -> bytes:
+    """The VPS, SPS and PPS NAL units of an Annex B byte string, with start codes."""
+    units = [u for u in nal_units(annexb) if (u[0] >> 1) & 0x3F in (32, 33, 34)]
+    return b"".join(b"\x00\x00\x00\x01" + u for u in units)
 
 
 # --------------------------------------------------------------------------
@@ -280,9 +339,11 @@ class AudioCut(Generic[T]):
 
     def _release(self) -> list[tuple[T, int, int]]:
         if self.start is None:
-            # Keep only what might still be needed: the packets around the start.
-            if len(self._buffer) > 64:
-                del self._buffer[:-64]
+            # Keep only what might still be needed: the packets around the start. The
+            # cutter decides on a GOP once the next one is complete (up to two 2 s GOPs
+            # later), so this holds ~10 s of 48 kHz AAC.
+            if len(self._buffer) > 512:
+                del self._buffer[:-512]
             return []
         if self._opened:
             return []  # the tail waits for release_until/finish: the end is not known yet

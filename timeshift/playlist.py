@@ -10,8 +10,9 @@ Two more HLS forms are carried through to the fetcher (RFC 8216): AES-128 encryp
 (``#EXT-X-KEY``: the key's URI and its IV, or None for the IV derived from the media
 sequence number) and sub-ranges of a resource (``#EXT-X-BYTERANGE``, offsets made
 explicit). Forms the clip pipeline cannot use are refused with one line that names
-them: SAMPLE-AES and other methods, key formats other than ``identity``, fMP4
-(``#EXT-X-MAP``) and master playlists.
+them: SAMPLE-AES and other methods, key formats other than ``identity``, and master
+playlists. CMAF (fMP4 behind ``#EXT-X-MAP``) is carried through: each segment names the
+init section (``Segment.init``) that applies to it (see :mod:`timeshift.cmaf`).
 
 A playlist is hostile input: one over :class:`PlaylistLimits` (bytes, segments, keys)
 is refused before it is parsed, and ``#EXT-X-KEY`` tags are read here, not by ``m3u8``,
@@ -38,6 +39,7 @@ from .window import Window
 __all__ = [
     "ByteRange",
     "Gap",
+    "InitSection",
     "Key",
     "Playlist",
     "PlaylistLimits",
@@ -109,6 +111,14 @@ class ByteRange:
 
 
 @dataclass(frozen=True)
+class InitSection:
+    """A CMAF/fMP4 segment's ``#EXT-X-MAP``: the init section's URI and, if given, its range."""
+
+    uri: str
+    byterange: ByteRange | None = None
+
+
+@dataclass(frozen=True)
 class Segment:
     """One media segment: where to get it and which wall-clock span it holds (unix seconds).
 
@@ -124,6 +134,7 @@ class Segment:
     dated: bool = False  # start came from PROGRAM-DATE-TIME
     key: Key | None = None
     byterange: ByteRange | None = None
+    init: InitSection | None = None  # CMAF: the #EXT-X-MAP in force (None: MPEG-TS)
 
     @property
     def end(self) -> float:
@@ -170,11 +181,6 @@ def _refuse_unsupported(pl: m3u8.M3U8) -> None:
     if pl.is_variant:
         raise UsageError(
             "this is a master (variant) playlist; pass the URL of one media playlist", field="url")
-    if pl.segment_map or any(s.init_section for s in pl.segments):
-        # The pipeline rewrites MPEG-TS timestamps on the way into ffmpeg; fMP4 fragments
-        # would need a different one. Time-shift playlists of ApsaraVideo Live are MPEG-TS.
-        raise UsageError("fMP4 playlists (#EXT-X-MAP) are not supported: clips are cut from "
-                         "MPEG-TS segments only")
 
 
 _IV = re.compile(r"0[xX]([0-9a-fA-F]{1,32})")
@@ -295,6 +301,23 @@ def _byterange(text: str | None, seg_uri: str, previous: Segment | None, sequenc
     return ByteRange(int(m.group(1)), previous.byterange.end)
 
 
+def _init_section(tag: object, sequence: int, uri: str) -> InitSection | None:
+    """The segment's #EXT-X-MAP (URI absolute, range explicit), or None."""
+    if tag is None:
+        return None
+    target = getattr(tag, "absolute_uri", None) or getattr(tag, "uri", None)
+    if not target:
+        raise RemoteError(f"the #EXT-X-MAP of segment {sequence} has no URI", url=uri)
+    text = getattr(tag, "byterange", None)
+    if not text:
+        return InitSection(str(target))
+    m = _BYTERANGE.fullmatch(str(text))
+    if m is None or m.group(2) is None or int(m.group(1)) == 0:
+        raise RemoteError(f"the #EXT-X-MAP BYTERANGE {text!r} of segment {sequence} is not "
+                          "LENGTH@OFFSET", url=uri)
+    return InitSection(str(target), ByteRange(int(m.group(1)), int(m.group(2))))
+
+
 def parse_playlist(text: str, uri: str, *, limits: PlaylistLimits | None = None) -> Playlist:
     """Parse a media playlist; segment URIs become absolute (query strings kept).
 
@@ -304,7 +327,7 @@ def parse_playlist(text: str, uri: str, *, limits: PlaylistLimits | None = None)
         RemoteError: the text is not an HLS playlist, is over ``limits`` (bytes, segments,
             keys), or holds values out of range (a date, an IV's sequence number).
         UsageError: a master playlist or a form this version does not fetch
-            (SAMPLE-AES or another method, a key format other than identity, fMP4).
+            (SAMPLE-AES or another method, a key format other than identity).
     """
     _check_limits(text, uri, limits or PlaylistLimits())
     if not text.lstrip().startswith("#EXTM3U"):
@@ -334,7 +357,8 @@ def parse_playlist(text: str, uri: str, *, limits: PlaylistLimits | None = None)
             discontinuity=bool(s.discontinuity) and i > 0, dated=pdt is not None,
             key=_key(key_tags[i] if i < len(key_tags) else None, seq0 + i, uri),
             byterange=_byterange(s.byterange, seg_uri, segments[-1] if segments else None,
-                                 seq0 + i, uri)))
+                                 seq0 + i, uri),
+            init=_init_section(s.init_section, seq0 + i, uri)))
         offset += duration
     return Playlist(uri=uri, segments=tuple(segments), endlist=bool(pl.is_endlist),
                     target_duration=float(pl.target_duration or 0),
@@ -464,3 +488,5 @@ def check_hosts(segments: Iterable[Segment], playlist_uri: str,
         policy.check(seg.uri)
         if seg.key is not None:
             policy.check(seg.key.uri, "key ")
+        if seg.init is not None:
+            policy.check(seg.init.uri, "map ")

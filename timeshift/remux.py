@@ -24,7 +24,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     from typing_extensions import Self
 
-from .errors import FfmpegError, TimeshiftError
+from .errors import FfmpegError
 
 __all__ = ["FfmpegError", "MuxPlan", "Remuxer", "ffmpeg_exe", "mp4_command"]
 
@@ -79,8 +79,14 @@ class PipedProcess:
 
     ``await write(data)`` applies backpressure through the pipe; ``await finish()`` closes
     stdin, waits, and returns what the subclass makes of the exit (raising on failure);
-    ``await abort()`` kills and reaps the child. Subclasses say what a closed input and a
-    finished child mean.
+    ``await abort()`` kills and reaps the child. Subclasses say what a finished child
+    means (:meth:`_result`).
+
+    A child may stop reading before its input ends: ffmpeg exits as soon as it has
+    written ``-t`` seconds, while the rest of a large last segment (720p/1080p segments
+    are 0.5-3 MB, far more than a pipe holds) is still being written. That is success
+    when the child exits cleanly: the rest of the input is dropped, and ``finish``
+    returns the child's result. Only a failed exit is an error.
     """
 
     def __init__(self, argv: list[str], *, capture_stdout: bool = False) -> None:
@@ -89,6 +95,9 @@ class PipedProcess:
         self._capture_stdout = capture_stdout
         self._stdout: asyncio.Future[bytes] | None = None
         self._stderr: asyncio.Future[bytes] | None = None
+        self._done: tuple[Any] | None = None  # the child's result, once it has exited
+        #: True when the child stopped reading before the input ended (and exited cleanly).
+        self.stopped_early = False
 
     async def start(self) -> Self:
         log.debug("running %s", shlex.join(self.argv))
@@ -107,21 +116,31 @@ class PipedProcess:
         self._stderr = asyncio.ensure_future(self.proc.stderr.read())
         return self
 
-    def input_closed(self) -> TimeshiftError:
-        """The error for a child that stopped reading its input."""
-        raise NotImplementedError
 
     async def write(self, data: bytes) -> None:
+        """Send ``data``; dropped once the child has finished with its input."""
         assert self.proc is not None and self.proc.stdin is not None
+        if self._done is not None:
+            return
         try:
             self.proc.stdin.write(data)
             await self.proc.stdin.drain()
         except (BrokenPipeError, ConnectionResetError):
-            # The child quit early; its exit status and stderr say why, in finish().
+            # The child quit reading. A clean exit means it had all it needed (ffmpeg at
+            # -t): keep its result and drop the rest. A failed one raises from _result.
             await self.finish()
-            raise self.input_closed() from None
+            self.stopped_early = True
+            log.debug("%s stopped reading early and exited cleanly", self.argv[0])
 
     async def finish(self) -> Any:
+        """End the input, wait for the child and return its result (raising on failure)."""
+        if self._done is None:
+            rc, out, err = await self.close_and_wait()
+            self._done = (self._result(rc, out, err),)
+        return self._done[0]
+
+    def _result(self, rc: int, out: bytes, err: str) -> Any:
+        """What the child's exit means: its result, or an exception raised."""
         raise NotImplementedError
 
     async def close_and_wait(self) -> tuple[int, bytes, str]:
@@ -152,11 +171,8 @@ class Remuxer(PipedProcess):
     """ffmpeg running on a command, fed through stdin; ``finish`` raises
     :class:`FfmpegError` on a non-zero exit."""
 
-    def input_closed(self) -> TimeshiftError:
-        return FfmpegError(-1, "ffmpeg closed its input")
 
-    async def finish(self) -> None:
-        rc, _, err = await self.close_and_wait()
+    def _result(self, rc: int, out: bytes, err: str) -> None:
         if rc != 0:
             raise FfmpegError(rc, err)
         if err.strip():

@@ -36,8 +36,11 @@ def decrypt(data: bytes, key: bytes, seg: Segment) -> bytes:
     except ValueError:
         plain = b""
     # A wrong key or IV fails the padding check, or (1 time in ~256) passes it with garbage,
-    # which the MPEG-TS sync byte catches: feed neither to the remuxer.
-    if not plain.startswith(b"\x47"):
+    # which the MPEG-TS sync byte catches: feed neither to the remuxer. A CMAF fragment
+    # (seg.init set, see cmaf.py) starts with an ISO BMFF box instead.
+    fmp4 = seg.init is not None and plain[4:8] in (b"styp", b"moof", b"sidx", b"prft",
+                                                      b"emsg", b"ftyp", b"moov", b"free")
+    if not (plain.startswith(b"\x47") or fmp4):
         raise RemoteError(f"segment {seg.sequence} does not decrypt to MPEG-TS: the key or IV "
                           "is wrong, or the body is not what the playlist says", url=seg.uri)
     return plain

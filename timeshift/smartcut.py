@@ -36,11 +36,16 @@ from .cutplan import (
     first_frame,
     free_parameter_set_id,
     gop_action,
+    hevc_parameter_sets,
+    leading_pictures,
     nal_units,
     parameter_set_ids,
     x264_level,
     x264_params,
     x264_profile,
+    x265_level,
+    x265_params,
+    x265_profile,
 )
 from .errors import CutError
 from .remux import PipedProcess
@@ -78,13 +83,18 @@ class CutStats:
                 "audio_dropped": self.audio_dropped, **({"notes": self.notes} if self.notes else {})}
 
 
+#: The encoder each codec's edges are re-encoded with.
+_ENCODERS = {"h264": "libx264", "hevc": "libx265"}
+
+
 def exact_cut_supported(codec: str) -> bool:
-    """True when the video codec can be cut exactly (H.264 with libx264 in this build of av)."""
-    if codec != "h264":
+    """True when the video codec can be cut exactly: H.264 with libx264, HEVC with libx265
+    (both in the ``av`` wheel)."""
+    if codec not in _ENCODERS:
         return False
     import av
 
-    return "libx264" in av.codecs_available
+    return _ENCODERS[codec] in av.codecs_available
 
 
 class _Encoder:
@@ -113,6 +123,35 @@ class _Encoder:
         return out
 
 
+def _decode(dec: Any, pkt: Any) -> list[Any]:
+    """Decode one packet; a picture that cannot be decoded (a leading picture whose
+    references are not in this decoder) yields nothing, and the frame count the clip
+    is checked against says whether a wanted one was lost."""
+    import av
+
+    try:
+        return list(dec.decode(pkt))
+    except av.error.InvalidDataError:
+        return []
+
+
+def _cra_to_bla(pkt: Any) -> Any:
+    """A copy of an HEVC packet with its CRA slices (type 21) made BLA_N_LP (type 18)."""
+    import av
+
+    data = bytearray(bytes(pkt))
+    i = data.find(b"\x00\x00\x01")
+    while 0 <= i < len(data) - 3:
+        if (data[i + 3] >> 1) & 0x3F == 21:
+            data[i + 3] = (data[i + 3] & 0x81) | (18 << 1)
+        i = data.find(b"\x00\x00\x01", i + 3)
+    out = av.Packet(bytes(data))
+    out.pts, out.dts, out.time_base = pkt.pts, pkt.dts, pkt.time_base
+    out.duration = pkt.duration
+    out.is_keyframe = True
+    return out
+
+
 class _Cut:
     """The cut of one input container into one output container (runs in a worker thread)."""
 
@@ -134,12 +173,21 @@ class _Cut:
         self.frame = max(1, round(1 / (rate * self.tb)))
         self.rate = rate
         source_ps = bytes(vctx.extradata or b"")
-        sps, pps = parameter_set_ids(source_ps)
-        self.sps_id = free_parameter_set_id(sps, pps)
-        self.profile = x264_profile(vctx.profile)
-        self.level = x264_level(vctx.level)
+        self.hevc = vctx.name == "hevc"
+        self.sps_id = 0
+        if self.hevc:
+            self.profile = x265_profile(vctx.profile)
+            self.level = x265_level(vctx.level)
+        else:
+            sps, pps = parameter_set_ids(source_ps)
+            self.sps_id = free_parameter_set_id(sps, pps)
+            self.profile = x264_profile(vctx.profile)
+            self.level = x264_level(vctx.level)
         self.vout = out.add_stream_from_template(self.vin)
         self.vout.time_base = self.tb
+        if self.hevc:
+            # hev1: parameter sets in-band, before each IRAP (see _start_output).
+            self.vout.codec_tag = "hev1"
         self.source_ps = source_ps
         self.edge_ps: bytes | None = None
         self.aout: Any = None
@@ -157,8 +205,14 @@ class _Cut:
         self.base: int | None = None  # PTS of the stream's first video packet
         self.first: int | None = None  # PTS of the first frame kept
         self.written_end: int | None = None  # end of the last frame written
+        self.last_dts: int | None = None  # DTS of the last video packet written
         self.video_end: int | None = None  # end of the last frame the clip will hold, once known
         self.gop: list[Any] = []
+        self.pending: list[Any] | None = None  # a complete GOP waiting for its successor
+        self.prev_gop: list[Any] = []  # the GOP before: what an open GOP's leading pictures need
+        self.prev_state = "none"  # ...and how it went out: none, copied or encoded
+        self.taken: set[int] = set()  # PTS of leading pictures encoded with the GOP before
+        self.shape: tuple[int, int, Any] = (0, 0, None)  # width, height, pix_fmt
         self.done = False
         self.encoder: _Encoder | None = None  # the reencode mode's one session
         self._gop_frames = 0  # frames in the first GOP kept: the reencode mode's keyint
@@ -174,7 +228,17 @@ class _Cut:
     # -- output -----------------------------------------------------------------------
 
     def _start_output(self, reorder: int) -> None:
-        """Set the MP4 sample entry's parameter sets (source + edge) and write the header."""
+        """Set the MP4 sample entry's parameter sets (source + edge) and write the header.
+
+        HEVC: the sample entry is ``hev1``, whose parameter sets may (and here do) come
+        in-band: x265 cannot be given a parameter-set id of its own, so the edge's VPS/SPS/
+        PPS reuse the source's ids 0, and an ``hvc1`` entry (sets in ``hvcC`` only) could not
+        hold both. Each IRAP, copied or re-encoded, carries its own sets just before it,
+        which re-activate them; ``hvcC`` holds those of the first picture (set when it is
+        muxed, in :meth:`_mux_video`).
+        """
+        if self.hevc:
+            return
         edge = self._probe_edge_parameter_sets(reorder)
         self.edge_ps = edge
         ps = edge if self.window.mode == "reencode" else self.source_ps + edge
@@ -182,8 +246,8 @@ class _Cut:
 
     def _encoder_ctx(self, reorder_frames: int, bit_rate: int, *, global_header: bool) -> Any:
         vctx = self.vin.codec_context
-        ctx = self.av.CodecContext.create("libx264", "w")
-        ctx.width, ctx.height, ctx.pix_fmt = vctx.width, vctx.height, vctx.pix_fmt
+        ctx = self.av.CodecContext.create("libx265" if self.hevc else "libx264", "w")
+        ctx.width, ctx.height, ctx.pix_fmt = self.shape
         ctx.time_base = self.tb
         ctx.framerate = self.rate
         if vctx.sample_aspect_ratio:
@@ -195,12 +259,20 @@ class _Cut:
                 pass  # unknown to this PyAV: x264 writes its defaults
         ctx.bit_rate = bit_rate
         keyint = None if self.window.mode == "exact" else self._gop_frames
-        options = {"preset": _PRESET,
-                   "x264-params": x264_params(reorder_frames, self.sps_id, keyint)}
+        if self.hevc:
+            params = x265_params(reorder_frames, keyint)
+            if self.level:
+                params += f":level-idc={self.level}"
+            # x265 is several times slower than x264 at a given preset; the edges are
+            # held at the source's bitrate, so the fastest preset costs quality, not size.
+            options = {"preset": "ultrafast", "x265-params": params}
+        else:
+            options = {"preset": _PRESET,
+                       "x264-params": x264_params(reorder_frames, self.sps_id, keyint)}
+            if self.level:
+                options["level"] = self.level
         if self.profile:
             options["profile"] = self.profile
-        if self.level:
-            options["level"] = self.level
         ctx.options = options
         if global_header:
             ctx.flags |= self.av.codec.context.Flags.global_header
@@ -217,9 +289,13 @@ class _Cut:
 
     def _mux_video(self, pkt: Any, pts: int, dts: int) -> None:
         assert self.first is not None
+        if self.hevc and self.written_end is None:
+            # The first picture's in-band parameter sets go into hvcC (before the header).
+            self.vout.codec_context.extradata = hevc_parameter_sets(bytes(pkt)) or self.source_ps
         pkt.stream = self.vout
         pkt.time_base = self.tb
         pkt.pts, pkt.dts = pts - self.first, dts - self.first
+        self.last_dts = dts
         end = pts + (pkt.duration or self.frame)
         self.written_end = end if self.written_end is None else max(self.written_end, end)
         self.out.mux(pkt)
@@ -244,7 +320,7 @@ class _Cut:
             if self.done:
                 return
             if pkt.is_keyframe and self.gop:
-                self._flush_gop()
+                self._push_gop()
             self.gop.append(pkt)
         elif self.audio is not None and pkt.stream is self.ain:
             if self.video_end is not None and pkt.pts >= self.video_end:
@@ -252,8 +328,15 @@ class _Cut:
             samples = self._samples(pkt.duration) if pkt.duration else 1024
             self._mux_audio(self.audio.feed(pkt, self._samples(pkt.pts), samples))
 
-    def _flush_gop(self) -> None:
+    def _push_gop(self) -> None:
+        """A GOP is complete: cut the one before it, now that its successor is known
+        (an open successor's leading pictures are shown before it ends)."""
         gop, self.gop = self.gop, []
+        if self.pending is not None:
+            self._cut_gop(self.pending, gop)
+        self.pending = gop
+
+    def _cut_gop(self, gop: list[Any], nxt: list[Any]) -> None:
         if self.done or self.base is None:
             return
         start = self.base + self.window.start
@@ -262,39 +345,107 @@ class _Cut:
         if self.first is None:
             first = first_frame(pts, start, self.frame)
             if first is None:
+                self.prev_gop = gop  # the context an open successor decodes from
                 return
             self.first = first
             self.stats.first_pts = first - self.base
             # The header (with the sample entry's parameter sets) goes out before any packet.
             self._gop_frames = len(gop)
+            self._learn_format(gop)
             self._start_output(max(0, gop[0].pts - gop[0].dts))
             if self.audio is not None:
                 self._mux_audio(self.audio.set_start(self._samples(first)))
         action = gop_action(pts, self.first, end)
+        context, before = self.prev_gop, self.prev_state
+        taken, self.taken = self.taken, set()
+        self.prev_gop, self.prev_state = gop, "none"
         if action == "before":
             return
         if action == "after":
             self.done = True
             return
         reorder = max(0, gop[0].pts - gop[0].dts)
+        opened = leading_pictures(pts)
+        if action == "copy" and opened and (before == "none" or not self.hevc
+                                            and before == "encoded"):
+            # Its leading pictures reference a GOP that is not in the clip as it was:
+            # re-encode it, decoding from the random-access point before it. (H.264 after
+            # a re-encode too: its open-GOP I frame is no IDR, so its picture order counts
+            # would be read against the encode's, and H.264 has no BLA to reset them.)
+            action = "encode"
         if action == "copy" and self.window.mode != "reencode":
-            for p in gop:
+            # Leading pictures already re-encoded with the GOP before are left out: nothing
+            # but other leading pictures references them.
+            kept = [p for p in gop if p.pts not in taken]
+            if taken:
+                # The CRA lost its RASL pictures: splice it as a BLA (H.265 8.1.3), which
+                # starts a new picture order count after the re-encoded pictures.
+                kept[0] = _cra_to_bla(kept[0])
+            for p in kept:
                 self._mux_video(p, p.pts, p.dts)
             self.stats.gops_copied += 1
-            self.stats.frames_copied += len(gop)
+            self.stats.frames_copied += len(kept)
+            self.prev_state = "copied"
         else:
-            self._encode_gop(gop, end, reorder)
+            # HEVC: an open successor's leading pictures are re-encoded with this GOP, so
+            # the successor itself can be copied.
+            lead = [p for p in nxt if p is nxt[0] or p.pts < nxt[0].pts] if self.hevc and (
+                leading_pictures([p.pts for p in nxt])) else []
+            wanted = {p.pts for p in gop} - taken
+            wanted |= {p.pts for p in lead if p.pts < end and p is not nxt[0]}
+            self._encode_gop(gop, end, reorder, context if opened else [], lead, wanted,
+                             nxt[0].dts if nxt else None)
+            # The successor's leading pictures went out with this encode.
+            self.taken = {p.pts for p in lead if p is not nxt[0] and self.first <= p.pts < end}
+            self.prev_state = "encoded"
         if max(pts) + self.frame >= end:
             self.done = True
             self.video_end = max(p for p in pts if p < end) + self.frame
         if self.audio is not None and self.written_end is not None:
             self._mux_audio(self.audio.release_until(self._samples(self.written_end)))
 
-    def _encode_gop(self, gop: list[Any], end: int, reorder: int) -> None:
+    def _dts_shift(self, first: int, last: int, reorder: int, next_dts: int | None) -> int:
+        """How far the re-encoded frames' DTS run behind their PTS (see :func:`edge_dts`).
+
+        After a packet already written the grid continues from it: with an open GOP the
+        first frame re-encoded (a leading picture) is shown before the keyframe the
+        source's reorder depth is measured from. At the start, the source's depth, or
+        more where the encode must end before the next GOP's keyframe is decoded (open-
+        GOP encoders vary the depth from GOP to GOP).
+        """
+        if self.last_dts is not None:
+            return int(first - self.last_dts - self.frame)
+        if next_dts is not None:
+            return int(max(reorder, last + self.frame - next_dts))
+        return reorder
+
+    def _learn_format(self, gop: list[Any]) -> None:
+        """Size and pixel format from a decoded frame where the demuxer's probe left them
+        unset (a stream that opens on an open-GOP I frame)."""
+        vctx = self.vin.codec_context
+        self.shape = (vctx.width, vctx.height, vctx.pix_fmt)
+        if vctx.pix_fmt and vctx.width:
+            return
+        dec = self.av.CodecContext.create(vctx.name, "r")
+        for p in [*gop, None]:
+            for frame in _decode(dec, p):
+                self.shape = (frame.width, frame.height, frame.format.name)
+                return
+
+    def _encode_gop(self, gop: list[Any], end: int, reorder: int, context: list[Any],
+                    lead: list[Any], wanted: set[int], next_dts: int | None) -> None:
+        """Decode ``context`` (the GOP before, for an open GOP), ``gop`` and ``lead`` (the
+        next GOP's keyframe and leading pictures, for an open successor) and re-encode the
+        ``wanted`` frames that fall in the window."""
         assert self.first is not None
         lo = self.first
         seconds = len(gop) * self.frame * self.tb
         bit_rate = int(sum(p.size for p in gop) * 8 / seconds) if seconds else 1_000_000
+        kept = [t for t in wanted if lo <= t < end]
+        if not kept:
+            return
+        if self.encoder is None:
+            reorder = self._dts_shift(min(kept), max(kept), reorder, next_dts)
         if self.window.mode == "reencode":
             if self.encoder is None:
                 self.encoder = _Encoder(self._encoder_ctx(reorder // self.frame, bit_rate,
@@ -310,16 +461,19 @@ class _Cut:
         def take(decoded: list[Any]) -> None:
             nonlocal frames
             for frame in decoded:
-                if frame.pts is not None and lo <= frame.pts < end:
+                if frame.pts is not None and frame.pts in wanted and lo <= frame.pts < end:
                     frames += 1
                     self._write_encoded(enc.encode(frame))
 
-        for p in gop:
-            take(dec.decode(p))
-        take(dec.decode(None))
+        for p in context:
+            _decode(dec, p)
+        for p in [*gop, *lead]:
+            take(_decode(dec, p))
+        take(_decode(dec, None))
         if self.window.mode != "reencode":
             self._write_encoded(enc.encode(None))
-            self._check_parameter_sets()
+            if not self.hevc:
+                self._check_parameter_sets()
         self.stats.gops_encoded += 1
         self.stats.frames_encoded += frames
 
@@ -342,7 +496,10 @@ class _Cut:
 
     def finish(self) -> CutStats:
         if self.gop:
-            self._flush_gop()
+            self._push_gop()
+        if self.pending is not None:
+            self._cut_gop(self.pending, [])
+            self.pending = None
         if self.encoder is not None:
             self._write_encoded(self.encoder.encode(None))
         if self.first is None or self.written_end is None:
@@ -395,11 +552,12 @@ class PipeCutter(PipedProcess):
                           str(window.start), str(window.end), window.mode],
                          capture_stdout=True)
 
-    def input_closed(self) -> CutError:
-        return CutError("the cutter closed its input")
 
     async def finish(self) -> CutStats:
-        rc, out, err = await self.close_and_wait()
+        stats: CutStats = await super().finish()
+        return stats
+
+    def _result(self, rc: int, out: bytes, err: str) -> CutStats:
         if rc != 0:
             lines = err.strip().splitlines()
             raise CutError(lines[-1] if lines else f"the cutter exited with {rc}")

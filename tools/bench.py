@@ -139,9 +139,12 @@ def first_line(argv: Sequence[str]) -> str:
     return lines[0].strip() if lines else "?"
 
 
-def samples_dir(cache: Path, count: int, width: int, height: int, bitrate: str) -> Path:
+def samples_dir(cache: Path, count: int, width: int, height: int, bitrate: str,
+                codec: str = "h264") -> Path:
     """Cached sample segments for these parameters, made on first use."""
     target = cache / f"samples-n{count}-{width}x{height}-{bitrate}"
+    if codec != "h264":
+        target = target.with_name(f"{target.name}-{codec}")
     if (target / "manifest.json").is_file():
         return target
     cache.mkdir(parents=True, exist_ok=True)
@@ -150,7 +153,8 @@ def samples_dir(cache: Path, count: int, width: int, height: int, bitrate: str) 
     t0 = time.perf_counter()
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=cache))
     try:
-        make_samples(staging, count=count, width=width, height=height, bitrate=bitrate)
+        make_samples(staging, count=count, width=width, height=height, bitrate=bitrate,
+                     codec=codec)
         if target.exists():  # a concurrent bench won the race
             return target
         staging.rename(target)
@@ -756,6 +760,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                    help="timeshift clip rows cut from A s after the window's start to B s "
                         "before its end, e.g. 0.52,0.48 to put both cuts inside GOPs (so "
                         "--cut exact re-encodes its two edge GOPs); peers get the whole window")
+    p.add_argument("--codec", choices=("h264", "hevc"), default="h264",
+                   help="the samples' video codec (hevc: the HEVC rows, e.g. with --only "
+                        "timeshift --variants keyframe,exact --trim 0.52,0.48)")
     p.add_argument("--json", type=Path, help="write the raw results here")
     p.add_argument("--markdown", type=Path, help="write the report here too")
     p.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE,
@@ -803,7 +810,7 @@ def bench(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
 
     ffmpeg = ffmpeg_executable()
     samples = samples_dir(args.cache_dir, SAMPLE_COUNT, SAMPLE_WIDTH, SAMPLE_HEIGHT,
-                          SAMPLE_BITRATE)
+                          SAMPLE_BITRATE, args.codec)
     tools = [t for t in make_tools(args.variants, ffmpeg) if t.key in args.only]
     rows = [Row(tool=t.name, key=t.key) for t in tools]
     for tool, row in zip(tools, rows, strict=True):
@@ -820,6 +827,7 @@ def bench(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
         "ffmpeg_version": " ".join(first_line([ffmpeg, "-version"]).split()[:3]),
         "minutes": args.minutes, "long_minutes": args.long_minutes, "repeat": args.repeat,
         "latency": ORIGIN_LATENCY, "samples": str(samples), "timeout": args.timeout,
+        "codec": args.codec,
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     long: dict[str, Any] | None = None

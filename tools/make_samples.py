@@ -57,6 +57,8 @@ LUMA_ONE = 235
 LUMA_ZERO = 16
 
 SEGMENT_PATTERN = "seg_%03d.ts"
+FMP4_PATTERN = "seg_%03d.m4s"
+INIT_NAME = "init.mp4"
 
 
 def ffmpeg_executable() -> str:
@@ -76,6 +78,49 @@ def _stripe_expr(bits: int) -> str:
     return f"if(bitand(floor(N/pow(2,{bits - 1}-floor(X*{bits}/W))),1),{LUMA_ONE},{LUMA_ZERO})"
 
 
+def _video_options(codec: str, gop: int, open_gop: bool, bitrate: str) -> dict[str, object]:
+    """Encoder options: H.264 (libx264) or HEVC (libx265), fixed GOPs of ``gop`` frames.
+
+    ``-g``/``-keyint_min`` (x265: keyint/min-keyint) pin the interval and scene cuts are
+    off. Closed GOPs by default (+cgop; x265 open-gop=0, IDR at every keyframe); with
+    ``open_gop`` the keyframes are x264 open-GOP I frames / x265 CRA pictures whose
+    leading B-frames (RASL) reference the GOP before: not safe entry points for a cut.
+    """
+    if codec == "h264":
+        options: dict[str, object] = {
+            "vcodec": "libx264", "profile:v": "high", "preset": "veryfast",
+            "g": gop, "keyint_min": gop, "sc_threshold": 0, "bf": 2,
+        }
+        # force_key_frames puts a keyframe on every segment boundary (an IDR, or with
+        # open GOPs an I frame with a recovery point).
+        options["force_key_frames"] = f"expr:eq(mod(n,{gop}),0)"
+        if open_gop:
+            # x264 repeats SPS/PPS only before IDRs: with open GOPs they go to the
+            # global header and dump_extra writes them before every keyframe, so each
+            # segment decodes alone, as a segmenter's output must.
+            options.update({"x264-params": "open-gop=1", "flags": "+global_header",
+                            "bsf:v": "dump_extra=freq=keyframe"})
+        else:
+            options["flags"] = "+cgop"
+    elif codec == "hevc":
+        # repeat-headers: VPS/SPS/PPS before every keyframe, so each segment decodes alone.
+        # With open GOPs, 4 B-frames put each CRA inside a mini-GOP, so the B-frames
+        # before it in display order are coded after it as RASL pictures (with 2 the
+        # mini-GOPs happen to end on the keyframe and x265 writes no leading pictures).
+        bframes = 4 if open_gop else 2
+        params = (f"keyint={gop}:min-keyint={gop}:scenecut=0:bframes={bframes}:b-pyramid=0"
+                  f":open-gop={1 if open_gop else 0}:repeat-headers=1:info=0:log-level=error")
+        options = {"vcodec": "libx265", "profile:v": "main", "preset": "ultrafast",
+                   "x265-params": params}
+    else:
+        raise ValueError(f"codec must be h264 or hevc, got {codec!r}")
+    # Plain ABR, deliberately without -maxrate/-bufsize: x264's VBV with frame threads
+    # makes output bytes vary run to run, and the committed samples should regenerate
+    # bit-identically.
+    options.update({"pix_fmt": "yuv420p", "r": FPS, "b:v": bitrate})
+    return options
+
+
 def build_command(
     out_dir: Path,
     count: int,
@@ -83,6 +128,11 @@ def build_command(
     height: int,
     bitrate: str,
     executable: str | None = None,
+    *,
+    codec: str = "h264",
+    gop_frames: int = GOP_FRAMES,
+    open_gop: bool = False,
+    container: str = "ts",
 ) -> list[str]:
     """Build the ffmpeg argv (via ffmpeg-python) that writes ``count`` segments into ``out_dir``."""
     duration = count * SEGMENT_SECONDS
@@ -107,41 +157,32 @@ def build_command(
         f="lavfi",
     )
 
-    output_options: dict[str, object] = {
-        # Video: H.264 High, fixed 1 s closed GOPs.  -g/-keyint_min pin the
-        # interval, -sc_threshold 0 stops scene-cut IDRs, +cgop forbids open
-        # GOPs (leading B-frames must not reference the previous segment), and
-        # force_key_frames guarantees an IDR on every segment boundary.
-        "vcodec": "libx264",
-        "profile:v": "high",
-        "preset": "veryfast",
-        "pix_fmt": "yuv420p",
-        "r": FPS,
-        "g": GOP_FRAMES,
-        "keyint_min": GOP_FRAMES,
-        "sc_threshold": 0,
-        "bf": 2,
-        "flags": "+cgop",
-        "force_key_frames": f"expr:eq(mod(n,{GOP_FRAMES}),0)",
-        # Plain ABR, deliberately without -maxrate/-bufsize: x264's VBV with
-        # frame threads makes output bytes vary run to run, and the committed
-        # samples should regenerate bit-identically.
-        "b:v": bitrate,
-        # Audio: AAC-LC mono 48 kHz.
-        "acodec": "aac",
-        "ar": AUDIO_SAMPLE_RATE,
-        "ac": 1,
-        "b:a": AUDIO_BITRATE,
-        # One continuous encode cut into MPEG-TS segments at the forced IDRs;
+    output_options = _video_options(codec, gop_frames, open_gop, bitrate)
+    # Audio: AAC-LC mono 48 kHz.
+    output_options.update({"acodec": "aac", "ar": AUDIO_SAMPLE_RATE, "ac": 1,
+                           "b:a": AUDIO_BITRATE})
+    target = str(out_dir / SEGMENT_PATTERN)
+    if container == "ts":
+        # One continuous encode cut into MPEG-TS segments at the keyframes;
         # reset_timestamps 0 keeps timestamps running across segments like a
         # live archive.
-        "f": "segment",
-        "segment_time": SEGMENT_SECONDS,
-        "segment_format": "mpegts",
-        "reset_timestamps": 0,
-    }
+        output_options.update({"f": "segment", "segment_time": SEGMENT_SECONDS,
+                               "segment_format": "mpegts", "reset_timestamps": 0})
+    elif container == "fmp4":
+        # CMAF: ffmpeg's HLS muxer writing fMP4 fragments behind one init segment,
+        # as ApsaraVideo Live's CMAF packaging does; tfdt runs on across segments.
+        target = str(out_dir / "index.m3u8")
+        output_options.update({
+            "f": "hls", "hls_time": SEGMENT_SECONDS, "hls_list_size": 0,
+            "hls_segment_type": "fmp4", "hls_fmp4_init_filename": INIT_NAME,
+            "hls_segment_filename": str(out_dir / FMP4_PATTERN),
+            "hls_playlist_type": "vod"})
+        if codec == "hevc":
+            output_options["tag:v"] = "hvc1"  # what Apple players (and the service) use
+    else:
+        raise ValueError(f"container must be ts or fmp4, got {container!r}")
     stream = (
-        ffmpeg.output(video, audio, str(out_dir / SEGMENT_PATTERN), **output_options)
+        ffmpeg.output(video, audio, target, **output_options)
         .global_args("-hide_banner", "-nostdin", "-loglevel", "error")
         .overwrite_output()
     )
@@ -149,21 +190,31 @@ def build_command(
     return argv
 
 
-def manifest_for(count: int, width: int, height: int) -> dict[str, object]:
+def manifest_for(count: int, width: int, height: int, *, codec: str = "h264",
+                 gop_frames: int = GOP_FRAMES, open_gop: bool = False,
+                 container: str = "ts") -> dict[str, object]:
     """Return the ``manifest.json`` content describing a sample set."""
-    return {
+    pattern = SEGMENT_PATTERN if container == "ts" else FMP4_PATTERN
+    manifest: dict[str, object] = {
         "fps": FPS,
         "segment_duration": float(SEGMENT_SECONDS),
         "frames_per_segment": FRAMES_PER_SEGMENT,
-        "gop_frames": GOP_FRAMES,
-        "segments": [SEGMENT_PATTERN % i for i in range(count)],
+        "gop_frames": gop_frames,
+        "segments": [pattern % i for i in range(count)],
         "width": width,
         "height": height,
-        "video_codec": "h264",
+        "video_codec": codec,
         "audio_codec": "aac",
         "audio_sample_rate": AUDIO_SAMPLE_RATE,
         "index_bits": INDEX_BITS,
     }
+    # Only where they differ from the committed set, so its manifest stays as it was.
+    if open_gop:
+        manifest["open_gop"] = True
+    if container != "ts":
+        manifest["container"] = container
+        manifest["init"] = INIT_NAME
+    return manifest
 
 
 def make_samples(
@@ -172,8 +223,19 @@ def make_samples(
     width: int = 320,
     height: int = 180,
     bitrate: str = DEFAULT_BITRATE,
+    *,
+    codec: str = "h264",
+    gop_frames: int = GOP_FRAMES,
+    open_gop: bool = False,
+    container: str = "ts",
 ) -> Path:
-    """Encode ``count`` 2-second segments plus ``manifest.json`` into ``out_dir`` and return it."""
+    """Encode ``count`` 2-second segments plus ``manifest.json`` into ``out_dir`` and return it.
+
+    ``codec`` is ``h264`` or ``hevc``; ``gop_frames`` the keyframe interval (it must divide
+    the 50 frames of a segment); ``open_gop`` makes open GOPs (x264 open-GOP I frames,
+    x265 CRA with RASL pictures); ``container`` is ``ts`` (MPEG-TS segments) or ``fmp4``
+    (CMAF: ``init.mp4`` and ``seg_NNN.m4s`` fragments).
+    """
     out_dir = Path(out_dir)
     if count < 1:
         raise ValueError(f"count must be >= 1, got {count}")
@@ -183,23 +245,29 @@ def make_samples(
         raise ValueError(f"yuv420p needs even dimensions, got {width}x{height}")
     if width < 2 * INDEX_BITS or height < STRIPE_ROWS:
         raise ValueError(f"{width}x{height} too small for the index stripe")
+    if gop_frames < 1 or FRAMES_PER_SEGMENT % gop_frames:
+        raise ValueError(f"gop_frames must divide {FRAMES_PER_SEGMENT}, got {gop_frames}")
 
     out_dir.mkdir(parents=True, exist_ok=True)
     # Drop segments from an earlier, longer run so the directory matches the
     # manifest exactly.
-    for stale in out_dir.glob("seg_*.ts"):
+    for stale in [*out_dir.glob("seg_*.ts"), *out_dir.glob("seg_*.m4s"), *out_dir.glob("*.m3u8")]:
         stale.unlink()
 
-    argv = build_command(out_dir, count, width, height, bitrate)
+    argv = build_command(out_dir, count, width, height, bitrate, codec=codec,
+                         gop_frames=gop_frames, open_gop=open_gop, container=container)
     log.info("ffmpeg argv: %s", shlex.join(argv))
     proc = subprocess.run(argv, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"ffmpeg failed ({proc.returncode}): {proc.stderr.strip()}")
 
-    manifest = manifest_for(count, width, height)
-    produced = sorted(p.name for p in out_dir.glob("seg_*.ts"))
+    manifest = manifest_for(count, width, height, codec=codec, gop_frames=gop_frames,
+                            open_gop=open_gop, container=container)
+    suffix = "ts" if container == "ts" else "m4s"
+    produced = sorted(p.name for p in out_dir.glob(f"seg_*.{suffix}"))
     if produced != manifest["segments"]:
         raise RuntimeError(f"expected segments {manifest['segments']}, ffmpeg wrote {produced}")
+    (out_dir / "index.m3u8").unlink(missing_ok=True)  # the origin writes its own playlists
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     total = sum((out_dir / name).stat().st_size for name in produced)
     log.info("wrote %d segments (%d bytes) to %s", count, total, out_dir)
@@ -214,10 +282,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--width", type=int, default=320)
     parser.add_argument("--height", type=int, default=180)
     parser.add_argument("--bitrate", default=DEFAULT_BITRATE, help="video bitrate, e.g. 300k")
+    parser.add_argument("--codec", choices=("h264", "hevc"), default="h264")
+    parser.add_argument("--gop", type=int, default=GOP_FRAMES, help="frames per GOP")
+    parser.add_argument("--open-gop", action="store_true", help="open GOPs (CRA + RASL)")
+    parser.add_argument("--container", choices=("ts", "fmp4"), default="ts")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     try:
-        make_samples(args.out, args.count, args.width, args.height, args.bitrate)
+        make_samples(args.out, args.count, args.width, args.height, args.bitrate,
+                     codec=args.codec, gop_frames=args.gop, open_gop=args.open_gop,
+                     container=args.container)
     except (ValueError, RuntimeError) as exc:
         log.error("%s", exc)
         return 1

@@ -31,14 +31,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..auth import Signer
+from ..cmaf import CmafSource, init_key
 from ..edge import EdgePolicy, check_horizon
 from ..errors import StoreError, TimeshiftError, UsageError
-from ..fetch import FetchOptions
+from ..fetch import FetchOptions, SegmentCache, default_cache_dir
 from ..follow import EdgeEvent, LiveEdgeSource
 from ..pieces import Fetched
 from ..pipeline import PlaylistSource, WindowEvent, WindowOptions, WindowSource, run_window
 from ..plan import Source, resolve_source
-from ..playlist import TOLERANCE, Gap, Segment, Selection
+from ..playlist import TOLERANCE, Gap, InitSection, Segment, Selection
 from ..times import NS_PER_S, format_iso
 from ..window import Window, iso_seconds
 from .index import ArchivedSegment, build_index, build_manifest, manifest_key, record_id
@@ -321,6 +322,10 @@ class UploadSink:
         self.slots = asyncio.Semaphore(max(1, opts.uploads))
         self.size: tuple[int | None, int | None] = (None, None)
         self.previous: Segment | None = None
+        # CMAF (issue 13): each init section uploaded once, named by #EXT-X-MAP (cmaf.py).
+        self.cmaf = CmafSource(None, SegmentCache(opts.cache_dir or default_cache_dir()),
+                               opts.fetch)
+        self.init_keys: dict[InitSection, str] = {}
 
     def _key(self, s: Segment) -> str:
         job = self.job
@@ -346,16 +351,30 @@ class UploadSink:
         key = self.keys.get(seg.sequence) or self._key(seg)  # or it came at the live edge
         self.archived.append(ArchivedSegment(
             key, seg.sequence, seg.start, seg.duration, len(data), crc,
-            discontinuity=bool(self.archived) and (seg.discontinuity or piece.follows_gap or jump)))
+            discontinuity=bool(self.archived) and (seg.discontinuity or piece.follows_gap or jump),
+            init=await self._cmaf_init(seg, key)))
         self.previous = seg
         self.counts["done"] += 1
         await self.slots.acquire()
-        self.uploads.append(asyncio.ensure_future(self._upload(key, data, crc)))
+        kind = TS_TYPE if seg.init is None else "video/mp4"
+        self.uploads.append(asyncio.ensure_future(self._upload(key, data, crc, kind)))
         for t in self.uploads:
             if t.done():
                 t.result()  # a failed upload fails the job now, not at the end
 
-    async def _upload(self, key: str, data: bytes, crc: int) -> None:
+    async def _cmaf_init(self, seg: Segment, key: str) -> str | None:
+        """CMAF: the key of the init section ``seg`` needs, uploaded on first use."""
+        if seg.init is None:
+            return None
+        if seg.init not in self.init_keys:
+            self.init_keys[seg.init] = ikey = init_key(key, seg.init)
+            data = await self.cmaf.init_for(seg)
+            await self.slots.acquire()
+            self.uploads.append(asyncio.ensure_future(
+                self._upload(ikey, data, crc64(data), "video/mp4")))
+        return self.init_keys[seg.init]
+
+    async def _upload(self, key: str, data: bytes, crc: int, kind: str = TS_TYPE) -> None:
         try:
             have = self.existing.get(key)
             if have is not None and have.size == len(data):
@@ -364,7 +383,7 @@ class UploadSink:
                     self.counts["skipped"] += 1
                     self.emit("skip", key)
                     return
-            info = await asyncio.to_thread(self.store.put, key, data, TS_TYPE)
+            info = await asyncio.to_thread(self.store.put, key, data, kind)
             if info.crc64 is not None and info.crc64 != crc:
                 raise StoreError("the stored object's CRC-64 differs from the segment's",
                                  code="InconsistentError", bucket=self.store.bucket, key=key)
@@ -375,11 +394,13 @@ class UploadSink:
             self.slots.release()
 
     async def abort(self) -> None:
+        await self.cmaf.aclose()
         for t in self.uploads:
             t.cancel()
         await asyncio.gather(*self.uploads, return_exceptions=True)
 
     async def finish(self, final: Selection) -> JobResult:
+        await self.cmaf.aclose()
         await asyncio.gather(*self.uploads)
         job, archived, index_key = self.job, self.archived, self.index_key
         # Worth another run later: segments that were gone (404) may come back, and a window
@@ -401,6 +422,7 @@ class UploadSink:
         # The index last: it is the commit marker, naming only objects already stored.
         await asyncio.to_thread(self.store.put, index_key,
                                 build_index(archived, index_key).encode(), M3U8_TYPE)
+        self.cmaf.discard()  # the init sections' cache entries, as the segments'
         return JobResult(job, "ok", segments=len(archived), uploaded=self.counts["uploaded"],
                          skipped=self.counts["skipped"], bytes=self.counts["bytes"],
                          duration=sum(s.duration for s in archived),

@@ -44,6 +44,7 @@ class ArchivedSegment:
     size: int
     crc64: int
     discontinuity: bool = False
+    init: str | None = None  # CMAF: the key of the init section it needs (#EXT-X-MAP)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -55,7 +56,8 @@ class ArchivedSegment:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ArchivedSegment:
         return cls(str(d["key"]), int(d["sequence"]), float(d["start"]), float(d["duration"]),
-                   int(d["size"]), int(d["crc64"]), bool(d.get("discontinuity", False)))
+                   int(d["size"]), int(d["crc64"]), bool(d.get("discontinuity", False)),
+                   d.get("init"))
 
 
 def record_id(domain: str, app: str, stream: str, start_ns: int, end_ns: int) -> str:
@@ -72,7 +74,7 @@ def manifest_key(index_key: str) -> str:
 def build_index(segments: Sequence[ArchivedSegment], index_key: str) -> str:
     """The index m3u8 naming ``segments`` (in order) relative to ``index_key``."""
     pl = m3u8.M3U8()
-    pl.version = 3
+    pl.version = 6 if any(s.init for s in segments) else 3  # EXT-X-MAP in a media playlist
     pl.playlist_type = "vod"
     pl.is_endlist = True
     pl.media_sequence = segments[0].sequence if segments else 0
@@ -84,6 +86,8 @@ def build_index(segments: Sequence[ArchivedSegment], index_key: str) -> str:
             duration=round(s.duration, 6),
             program_date_time=datetime.fromtimestamp(s.start, tz=timezone.utc),
             discontinuity=s.discontinuity,
+            init_section=({"uri": quote(posixpath.relpath(s.init, base or "."), safe="/")}
+                          if s.init else None),
         ))
     return str(pl.dumps())
 

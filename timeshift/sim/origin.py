@@ -20,6 +20,10 @@ Other HLS forms (RFC 8216), so clients are tested end to end against each:
 - Byte ranges (``byte_ranges=N``): N consecutive segments concatenated into one
   resource, listed with ``#EXT-X-BYTERANGE`` (offsets written where a run starts,
   implied after); every byte route answers a single ``Range`` with 206.
+- CMAF (a ``samples`` folder of fMP4 fragments ``*.m4s`` with ``init.mp4``, as
+  ``tools/make_samples.py --container fmp4`` writes): segments ``{k}.m4s`` behind
+  ``#EXT-X-MAP``, one init URI per cycle of the samples (``init/{n}.mp4``), so each
+  discontinuity names its own map.
 - Playlist forms only, for testing refusals: ``encryption="sample-aes"`` writes
   ``METHOD=SAMPLE-AES`` (segments stay clear), ``fmp4_map`` writes ``#EXT-X-MAP``.
 Publishing sessions are the stretches between gaps. With ``notify_url`` the origin sends the
@@ -34,7 +38,8 @@ URL layout::
     /{app}/{stream}.m3u8                             the plain live playlist (no lhs_*: the
                                                      newest list_size segments, growing as
                                                      each is published, in real time)
-    /{app}/{stream}/{k}.ts?t={unix}                  segment k
+    /{app}/{stream}/{k}.ts?t={unix}                  segment k ({k}.m4s for CMAF)
+    /{app}/{stream}/init/{n}.mp4                     CMAF init segment of sample cycle n
     /{app}/{stream}/r{j}.ts                          byte-range resource j (segments jN..jN+N-1)
     /{app}/{stream}/keys/{n}.key                     AES-128 key n
     /openapi/timeline/query?app&stream&format&...    timeline (SPEC §2)
@@ -73,7 +78,7 @@ from ..times import NS_PER_S, LhsParam
 from .protocol import publish_notify_query
 from .server import BackgroundServer
 
-__all__ = ["OriginConfig", "OriginServer", "load_segments", "make_origin_app", "parse_gaps",
+__all__ = ["OriginConfig", "OriginServer", "load_init", "load_segments", "make_origin_app", "parse_gaps",
            "publish_events", "publish_sessions"]
 
 log = logging.getLogger(__name__)
@@ -126,16 +131,30 @@ def publish_events(t0: float, gaps: tuple[tuple[float, float], ...], after: floa
 
 
 def load_segments(folder: Path) -> tuple[list[bytes], float]:
-    """Read a folder's ``*.ts`` in name order and its segment duration (from manifest.json)."""
-    files = sorted(folder.glob("*.ts"))
+    """Read a folder's segments in name order and its segment duration (from manifest.json).
+
+    The segments are ``*.ts`` (MPEG-TS), or ``*.m4s`` fMP4 fragments when the folder is a
+    CMAF set (``init.mp4`` beside them; see :func:`load_init`).
+    """
+    files = sorted(folder.glob("*.ts")) or sorted(folder.glob("*.m4s"))
     if not files:
-        raise UsageError(f"no .ts segments in {folder}; run tools/make_samples.py",
+        raise UsageError(f"no .ts or .m4s segments in {folder}; run tools/make_samples.py",
                          option="--samples")
     duration = 2.0
     manifest = folder / "manifest.json"
     if manifest.exists():
         duration = float(json.loads(manifest.read_text())["segment_duration"])
     return [f.read_bytes() for f in files], duration
+
+
+def load_init(folder: Path) -> bytes | None:
+    """The CMAF init segment (``init.mp4``) of a folder of fMP4 fragments, or None for MPEG-TS."""
+    init = folder / "init.mp4"
+    if not any(folder.glob("*.m4s")):
+        return None
+    if not init.exists():
+        raise UsageError(f"{folder} has .m4s fragments but no init.mp4", option="--samples")
+    return init.read_bytes()
 
 
 @dataclass
@@ -229,6 +248,8 @@ class _Stream:
 
     def __init__(self, cfg: OriginConfig) -> None:
         self.segments, self.duration = load_segments(cfg.samples)
+        #: CMAF: the init segment the fragments need (None: the segments are MPEG-TS).
+        self.init = load_init(cfg.samples)
         start = cfg.stream_start
         if start is None:
             start = math.floor((cfg.clock() - cfg.history) / self.duration) * self.duration
@@ -330,7 +351,7 @@ def _playlist(stream: _Stream, indices: list[int], request: web.Request, app: st
     cfg = stream.cfg
     pl = m3u8.M3U8()
     # The lowest version that has every tag written: IV (2), BYTERANGE (4), MAP in a media playlist (6).
-    pl.version = 6 if cfg.fmp4_map else 4 if cfg.byte_ranges else 3
+    pl.version = 6 if cfg.fmp4_map or stream.init else 4 if cfg.byte_ranges else 3
     pl.target_duration = math.ceil(stream.duration)
     pl.media_sequence = stream.sequence(indices[0]) if indices else 0
     pl.discontinuity_sequence = stream.discontinuities_before(indices[0]) if indices else 0
@@ -374,11 +395,16 @@ def _playlist(stream: _Stream, indices: list[int], request: web.Request, app: st
             implied = prev == k - 1 and prev // cfg.byte_ranges == j
             byterange = f"{stream.wire_length(k)}" + ("" if implied else f"@{offset}")
         else:
-            uri = link(f"{k}.ts", f"t={int(start)}", host=cfg.segment_host)
+            ext = "m4s" if stream.init else "ts"
+            uri = link(f"{k}.{ext}", f"t={int(start)}", host=cfg.segment_host)
         pdt = (datetime.fromtimestamp(start, timezone.utc)
                if cfg.program_date_time else None)
         disc = prev is not None and (k != prev + 1 or stream.discontinuity_before(k))
         init = {"uri": f"{quote(name, safe='')}/init.mp4"} if cfg.fmp4_map else None
+        if stream.init is not None:
+            # CMAF: one init segment per cycle of the samples, so every discontinuity (a
+            # wrap restarts the encode, as a reconnect does) names its own map.
+            init = {"uri": link(f"init/{k // len(stream.segments)}.mp4", host=cfg.segment_host)}
         pl.add_segment(m3u8.Segment(uri=uri, duration=stream.duration, program_date_time=pdt,
                                     discontinuity=disc, keyobject=key_tag(k),
                                     byterange=byterange, init_section=init))
@@ -522,7 +548,17 @@ class _Origin:
         if not known or not self.stream.exists(k, self.cfg.clock()):
             return web.Response(status=404, text="404 no such segment\n")
         self.count("segments")
-        return await self.send(request, self.stream.wire(k))
+        kind = "video/iso.segment" if self.stream.init else "video/MP2T"
+        return await self.send(request, self.stream.wire(k), kind)
+
+    async def init_segment(self, request: web.Request) -> web.StreamResponse:
+        """CMAF init segment of sample cycle n (served in the clear, also under AES-128:
+        the playlist writes no explicit IV an encrypted map would need)."""
+        init = self.stream.init
+        if init is None or not self.known(request.match_info["app"], request.match_info["stream"]):
+            return web.Response(status=404, text="404 no such init segment\n")
+        self.count("inits")
+        return await self.send(request, init, "video/mp4")
 
     async def resource(self, request: web.Request) -> web.StreamResponse:
         """Byte-range resource j: segments jN..jN+N-1 end to end, as far as they have ended."""
@@ -544,10 +580,11 @@ class _Origin:
                             content_type="application/octet-stream",
                             headers={"Cache-Control": "private, no-store"})
 
-    async def send(self, request: web.Request, data: bytes) -> web.StreamResponse:
+    async def send(self, request: web.Request, data: bytes,
+                   content_type: str = "video/MP2T") -> web.StreamResponse:
         """Answer with ``data`` (or the single range asked for), with the bandwidth and
         truncation faults applied."""
-        status, headers = 200, {"Content-Type": "video/MP2T", "Accept-Ranges": "bytes"}
+        status, headers = 200, {"Content-Type": content_type, "Accept-Ranges": "bytes"}
         if "Range" in request.headers and self.cfg.range_fault != "ignore":
             try:
                 asked = _parse_range(request.headers["Range"], len(data))
@@ -703,6 +740,8 @@ def make_origin_app(cfg: OriginConfig) -> web.Application:
     app.router.add_get("/openapi/timeline/query", origin.timeline)
     app.router.add_get("/{app}/{stream}.m3u8", origin.playlist)
     app.router.add_get(r"/{app}/{stream}/{k:\d+}.ts", origin.segment)
+    app.router.add_get(r"/{app}/{stream}/{k:\d+}.m4s", origin.segment)
+    app.router.add_get(r"/{app}/{stream}/init/{n:\d+}.mp4", origin.init_segment)
     app.router.add_get(r"/{app}/{stream}/r{j:\d+}.ts", origin.resource)
     app.router.add_get(r"/{app}/{stream}/keys/{n:\d+}.key", origin.key)
     return app
