@@ -85,6 +85,9 @@ class StudioServer(BackgroundServer):
     def start(self) -> StudioServer:
         try:
             super().start()
+        except UsageError:  # localserver's own one line for a taken port
+            self._remove_workdir()
+            raise
         except OSError as exc:
             self._remove_workdir()
             raise UsageError(f"cannot listen on {self.host}:{self.port} "
