@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from .errors import UsageError
-from .playlist import TOLERANCE, Gap, Segment, Selection, select_window
+from .playlist import TOLERANCE, Gap, Segment, Selection, select_window, union_gaps
 from .times import NS_PER_S, format_duration, format_iso
 
 __all__ = [
@@ -186,19 +186,6 @@ def poll_delay(target: float, published: float, now: float, deadline: float,
     return max(0.0, min(delay, deadline - now))
 
 
-def _union(gaps: Iterable[Gap]) -> tuple[Gap, ...]:
-    out: list[Gap] = []
-    for g in sorted(gaps, key=lambda g: (g.start, g.end)):
-        if g.duration < TOLERANCE:
-            continue
-        if out and g.start <= out[-1].end + TOLERANCE:
-            if g.end > out[-1].end:
-                out[-1] = replace(out[-1], end=g.end)
-        else:
-            out.append(g)
-    return tuple(out)
-
-
 def final_selection(start: float, end: float, segments: Sequence[Segment],
                     early_gaps: Iterable[Gap], missing: Iterable[Segment], *,
                     cut_short_at: float | None = None) -> Selection:
@@ -212,7 +199,7 @@ def final_selection(start: float, end: float, segments: Sequence[Segment],
         end = max(start + 1e-3, min(end, cut_short_at))
     sel = select_window(segments, start, end)
     clipped = [replace(g, end=min(g.end, end)) for g in early_gaps if g.start < end - TOLERANCE]
-    return replace(sel, gaps=_union([*sel.gaps, *clipped])).with_missing(missing)
+    return replace(sel, gaps=union_gaps([*sel.gaps, *clipped])).with_missing(missing)
 
 
 @dataclass(frozen=True)

@@ -429,11 +429,12 @@ class Selection:
         kept = tuple(s for s in self.segments if s.sequence not in gone)
         extra = [Gap(max(s.start, self.start), min(s.end, self.end), "missing")
                  for s in self.segments if s.sequence in gone]
-        return replace(self, segments=kept, gaps=_union_gaps([*self.gaps, *extra]),
+        return replace(self, segments=kept, gaps=union_gaps([*self.gaps, *extra]),
                        missing=self.missing + tuple(s for s in self.segments if s.sequence in gone))
 
 
-def _union_gaps(gaps: Iterable[Gap]) -> tuple[Gap, ...]:
+def union_gaps(gaps: Iterable[Gap]) -> tuple[Gap, ...]:
+    """Gaps sorted and merged where they touch (within TOLERANCE); slivers dropped."""
     out: list[Gap] = []
     for g in sorted(gaps, key=lambda g: (g.start, g.end)):
         if g.duration < TOLERANCE:
@@ -468,7 +469,7 @@ def select_window(segments: Sequence[Segment], start: float, end: float,
         a, b = max(float(span.start), start), min(float(span.end), end)
         if b - a >= TOLERANCE:
             gaps.append(Gap(a, b, "timeline"))
-    return Selection(start, end, chosen, _union_gaps(gaps))
+    return Selection(start, end, chosen, union_gaps(gaps))
 
 
 def check_hosts(segments: Iterable[Segment], playlist_uri: str,
