@@ -202,7 +202,11 @@ def test_ctrl_c_mid_wait_writes_a_verified_partial_clip(
         # Waiting at the edge, after at least one segment arrived while waiting.
         _wait_for(lines, lambda e: e.get("live", {}).get("edge") == "arrived")
         proc.send_signal(signal.SIGINT)
-        stdout, _ = proc.communicate(timeout=30)
+        # Not communicate(): it would read stderr too, racing the reader thread for the
+        # progress lines this test reads below. stdout is only the small JSON summary.
+        proc.wait(timeout=30)
+        assert proc.stdout is not None
+        stdout = proc.stdout.read()
     finally:
         proc.kill()
     assert proc.returncode == 0
@@ -237,7 +241,7 @@ def test_a_second_ctrl_c_aborts_and_leaves_nothing(make_origin: Callable[..., Or
         # at once would be one), while the window's clip is being finished.
         _wait_for(lines, lambda e: False, stop_at="ending the window now")
         proc.send_signal(signal.SIGINT)
-        proc.communicate(timeout=30)
+        proc.wait(timeout=30)
     finally:
         proc.kill()
     assert proc.returncode == 130
