@@ -131,3 +131,21 @@ def test_audio_cut_without_a_packet_before_the_start_has_no_preroll() -> None:
     cut: AudioCut[int] = AudioCut()
     out = cut.feed(0, 100, 1024) + cut.set_start(0) + cut.finish(2000)
     assert [(i, s, n) for i, s, n in out] == [(0, 100, 1024)]
+
+
+def test_an_end_after_the_segments_last_frame_needs_the_next_segment() -> None:
+    from timeshift.cutplan import end_needs_next_segment
+
+    f = 3600
+    # An open GOP's tail: frames 0..47 in the segment (in decode order), 48 and 49
+    # (leading pictures of the next segment's keyframe at 50) are not.
+    pts = [1000 + k * f for k in [0, 3, 1, 2, *range(4, 48)]]
+    assert not end_needs_next_segment(pts, 47 * f + 10)  # ends inside frame 47
+    assert end_needs_next_segment(pts, 48 * f + 10)  # frame 48 is shown before the end
+    assert end_needs_next_segment(pts, 50 * f)  # on the boundary: 48 and 49 wanted
+    # Closed: every frame before the boundary is there; a whole-second end wants none.
+    assert not end_needs_next_segment([1000 + k * f for k in range(50)], 50 * f)
+    # Around the 33-bit wrap, and without a grid.
+    wrap = [((1 << 33) - 2 * f + k * f) % (1 << 33) for k in range(10)]
+    assert not end_needs_next_segment(wrap, 10 * f) and end_needs_next_segment(wrap, 11 * f)
+    assert end_needs_next_segment([5], 10) and not end_needs_next_segment([], 10)

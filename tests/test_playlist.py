@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -201,3 +202,21 @@ def test_range_offset_cannot_be_implied_across_resources() -> None:
 def test_end_before_start() -> None:
     with pytest.raises(UsageError):
         select_window([], 10, 5)
+
+
+def test_the_lookahead_is_the_next_joined_segment_near_the_end() -> None:
+    from timeshift.playlist import lookahead_segment, select_window
+
+    segs = [Segment(f"s{k}.ts", k, 2.0, 100.0 + 2 * k) for k in range(5)]
+    sel = select_window(segs, 101.0, 103.9)
+    assert lookahead_segment(segs, sel) == segs[2]
+    assert lookahead_segment(segs, select_window(segs, 101.0, 104.0)) == segs[2]
+    # The window ends early in its last segment: no leading picture of the next is wanted.
+    assert lookahead_segment(segs, select_window(segs, 100.0, 100.5)) is not None  # 1.5 s
+    assert lookahead_segment([*segs[:2], replace(segs[2], start=106.0)],
+                             select_window(segs[:2], 101.0, 103.9)) is None  # a gap after
+    assert lookahead_segment([*segs[:2], replace(segs[2], discontinuity=True)],
+                             select_window(segs[:2], 101.0, 103.9)) is None  # a new encode
+    assert lookahead_segment(segs, select_window(segs, 101.0, 109.0)) is None  # last listed
+    long = [Segment(f"s{k}.ts", k, 6.0, 100.0 + 6 * k) for k in range(3)]
+    assert lookahead_segment(long, select_window(long, 101.0, 102.0)) is None  # 4 s before

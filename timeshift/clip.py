@@ -26,12 +26,13 @@ import os
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
 from .auth import Signer
 from .cmaf import CmafSource
-from .cutplan import CutMode, CutWindow
+from .cutplan import CutMode, CutWindow, end_needs_next_segment
 from .edge import EdgePolicy, check_horizon
 from .errors import UsageError, VerificationError
 from .fetch import FetchOptions, SegmentCache, default_cache_dir
@@ -42,6 +43,7 @@ from .mpegts import (
     first_timestamps,
     keyframe_timestamps,
     streams,
+    video_timestamps,
 )
 from .mpegts import start_timestamp as ts_start
 from .partfiles import check_output, clean_stale_parts, new_part
@@ -385,6 +387,7 @@ class ClipSink:
         self._sel: Selection | None = None
         self._plan: CutPlan | None = None
         self._writer: MediaSink | None = None
+        self._last: Fetched | None = None  # the latest segment written (as MPEG-TS)
         self._warm_av: asyncio.Future[Any] | None = None
 
     async def start(self, selection: Selection) -> None:
@@ -393,8 +396,11 @@ class ClipSink:
         self._warm_av = asyncio.ensure_future(asyncio.to_thread(__import__, "av"))
 
     async def write(self, piece: Fetched) -> None:
+        if piece.lookahead and not isinstance(self._writer, ExactCutSink):
+            return  # the segment after the window is for the exact cut's end edge only
         if piece.segment.init is not None:
             piece = replace(piece, data=await self.cmaf.to_ts(piece.segment, piece.data))
+        self._last = piece
         if self._writer is None:
             assert self._sel is not None
             published = self.edge.pending_from if self.edge is not None else None
@@ -403,6 +409,16 @@ class ClipSink:
             self._writer = _open_sink(self._plan, self.tmp, self.ffmpeg)
             await self._writer.start(self._sel)
         await self._writer.write(piece)
+
+    def wants_lookahead(self, final: Selection) -> bool:
+        """Whether the exact cut's end edge needs the segment after the window: frames
+        shown before the end that the last segment does not hold (open-GOP leading
+        pictures of the next segment's first keyframe)."""
+        if not isinstance(self._writer, ExactCutSink) or self._last is None:
+            return False
+        seg, data = self._last.segment, self._last.data
+        return end_needs_next_segment(video_timestamps(data),
+                                      round((final.end - seg.start) * PTS_CLOCK))
 
     async def finish(self, final: Selection) -> _Written:
         assert self._writer is not None and self._plan is not None and self._warm_av is not None
@@ -522,10 +538,10 @@ async def aclip(
     out = Path(output)
     fmt = output_format or ("ts" if out.suffix.lower() == ".ts" else "mp4")
     _check_output(out, fmt, cut, fetch)
-    resolved = resolve_source(url, domain, app, stream, start, end, scheme, signer)
+    ahead = fmt == "mp4" and cut != "keyframe"  # the exact cut's open-GOP end edge may need it
+    resolve = partial(resolve_source, url, domain, app, stream, start, end, scheme, signer, ahead)
+    resolved = resolve()
     check_horizon(start, end, now_ns(), (edge or DEFAULT_EDGE).horizon)
-    options = WindowOptions(fetch or FetchOptions(), cache_dir, keep_cache, allow_gaps,
-                            gap_report=lambda sel: _gap_report(out, sel))
     last: list[WindowEvent] = []  # the pipeline's latest counts, for the edge's events
 
     def on_event(ev: WindowEvent) -> None:
@@ -542,11 +558,11 @@ async def aclip(
             progress(ClipProgress("edge", done, w.total + source.arrived, w.stats.bytes,
                                   w.stats.retries, w.elapsed, ev.detail(), ev.to_dict()))
 
-    source = LiveEdgeSource(
-        resolved, edge, signer=signer, allowed_hosts=allowed_hosts, fetch=fetch, stop=stop,
-        on_event=on_edge,
-        refresh=lambda: resolve_source(url, domain, app, stream, start, end, scheme, signer))
+    source = LiveEdgeSource(resolved, edge, signer=signer, allowed_hosts=allowed_hosts,
+                            fetch=fetch, stop=stop, on_event=on_edge, refresh=resolve)
     sink = ClipSink(out, fmt, cut or "exact", ffmpeg, source, _inits(cache_dir, fetch, keep_cache))
+    options = WindowOptions(fetch or FetchOptions(), cache_dir, keep_cache, allow_gaps,
+                            partial(_gap_report, out), sink.wants_lookahead if ahead else None)
     run = await run_window(source, options, sink, on_event)
     result = _result(out, run, fmt, source.report().to_dict())
     if progress is not None:

@@ -26,10 +26,13 @@ __all__ = [
     "AudioCut",
     "CutMode",
     "CutWindow",
+    "cra_to_bla",
     "edge_dts",
+    "end_needs_next_segment",
     "first_frame",
     "free_parameter_set_id",
     "gop_action",
+    "h264_idr",
     "nal_units",
     "parameter_set_ids",
     "x264_level",
@@ -94,6 +97,24 @@ def gop_action(pts: Sequence[int], first: int, end: int) -> GopAction:
     if lo >= first and hi < end:
         return "copy"
     return "encode"
+
+
+def end_needs_next_segment(pts: Sequence[int], end: int) -> bool:
+    """Whether a window ending ``end`` ticks after a segment's first video PTS (``pts[0]``)
+    holds frames shown after all of that segment's own (``pts``: every video PTS in it).
+
+    With open GOPs the leading pictures of the next segment's first keyframe are shown
+    before it, so before the segment boundary; a window ending there needs them from the
+    next segment. Frames sit on a grid of the smallest step between sorted PTS; the next
+    grid frame after the segment's last is wanted when it starts before ``end``, by more
+    than a tick (``end`` is computed from wall-clock floats; a window ending on a frame
+    boundary, as whole seconds do, does not want the frame that starts there).
+    """
+    if len(pts) < 2:
+        return len(pts) == 1  # no grid to measure: fetch, to be safe
+    offsets = sorted(((p - pts[0] + (1 << 32)) & ((1 << 33) - 1)) - (1 << 32) for p in pts)
+    step = min((b - a for a, b in zip(offsets, offsets[1:], strict=False) if b > a), default=0)
+    return step > 0 and offsets[-1] + step + 1 < end
 
 
 def edge_dts(fed: int, reorder: int, pts: int) -> int:
@@ -213,6 +234,24 @@ def hevc_parameter_sets(annexb: bytes) -> bytes:
 # --------------------------------------------------------------------------
 # H.264 parameter sets
 # --------------------------------------------------------------------------
+
+
+def h264_idr(annexb: bytes) -> bool:
+    """True when an H.264 access unit holds IDR slices (NAL unit type 5)."""
+    return any(u[0] & 0x1F == 5 for u in nal_units(annexb))
+
+
+def cra_to_bla(annexb: bytes) -> bytes:
+    """An HEVC access unit with its CRA slices (NAL type 21) made BLA_N_LP (type 18): the
+    splice H.265 defines (8.1.3), a random-access point with a new picture order count
+    whose leading pictures, if any were left, are not output."""
+    data = bytearray(annexb)
+    i = data.find(b"\x00\x00\x01")
+    while 0 <= i < len(data) - 3:
+        if (data[i + 3] >> 1) & 0x3F == 21:
+            data[i + 3] = (data[i + 3] & 0x81) | (18 << 1)
+        i = data.find(b"\x00\x00\x01", i + 3)
+    return bytes(data)
 
 
 def nal_units(annexb: bytes) -> list[bytes]:

@@ -51,6 +51,7 @@ __all__ = [
     "shift_timestamps",
     "start_timestamp",
     "streams",
+    "video_timestamps",
 ]
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,13 @@ def first_timestamps(data: bytes) -> dict[int, int]:
         if pts is not None and pid not in result:
             result[pid] = pts
     return result
+
+
+def video_timestamps(data: bytes) -> list[int]:
+    """PTS of every PES of the first video stream that carries one, in stream order."""
+    video = [s.pid for s in streams(data) if s.kind == "video"] or _av_pids(data)[0]
+    return [pts for _, pid, _, pts, _ in _pes_starts(data)
+            if pts is not None and video and pid == video[0]]
 
 
 def _av_pids(data: bytes) -> tuple[list[int], list[int]]:

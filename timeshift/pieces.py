@@ -27,6 +27,8 @@ class Fetched:
     sink marks a discontinuity there. ``init`` is the initialization section
     (``#EXT-X-MAP``) the segment needs, for sources whose segments have one (fMP4):
     set on the first segment and whenever the section changes, else None.
+    ``lookahead`` marks the segment after the window (``Selection.lookahead``), written
+    last for a cutter's end edge and never part of the output's own segments.
     """
 
     segment: Segment
@@ -36,6 +38,7 @@ class Fetched:
     cached: bool = False
     follows_gap: bool = False
     init: bytes | None = None
+    lookahead: bool = False
 
     def __repr__(self) -> str:  # the bytes are big and say nothing in a log line
         return (f"Fetched(sequence={self.segment.sequence}, index={self.index}, "

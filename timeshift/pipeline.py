@@ -42,6 +42,7 @@ Extension points (write new behaviour here, not as branches in the loop):
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
@@ -51,7 +52,7 @@ from typing import Generic, Protocol, TypeVar
 import aiohttp
 
 from .auth import Signer
-from .errors import GapError
+from .errors import GapError, TimeshiftError
 from .fetch import (
     FetchOptions,
     FetchStats,
@@ -73,6 +74,8 @@ __all__ = [
     "WindowSource",
     "run_window",
 ]
+
+log = logging.getLogger(__name__)
 
 R = TypeVar("R")
 R_co = TypeVar("R_co", covariant=True)
@@ -154,6 +157,10 @@ class WindowOptions:
     keep_cache: bool = False
     allow_gaps: bool = True
     gap_report: Callable[[Selection], Path] | None = None
+    #: Asked with the final selection once the window's segments are written: True
+    #: fetches the selection's ``lookahead`` segment and writes it last, marked
+    #: ``Fetched.lookahead`` (a frame-exact cut's open-GOP end edge, see :class:`_Lookahead`).
+    lookahead: Callable[[Selection], bool] | None = None
 
 
 @dataclass(frozen=True)
@@ -197,6 +204,44 @@ class _Gaps:
         return replace(piece, follows_gap=True) if follows else piece
 
 
+class _Lookahead:
+    """The segment after the window (``Selection.lookahead``), for a sink that cuts its
+    end edge: with open GOPs the last frames before a segment boundary can travel in the
+    next segment. Fetched only when the sink asks for it (``WindowOptions.lookahead``),
+    after the window's own segments. It is no part of the window: not counted in the
+    run's stats, and when it is missing or its fetch fails it is left out (logged),
+    never a gap.
+    """
+
+    def __init__(self, session: aiohttp.ClientSession, segment: Segment | None,
+                 cache: SegmentCache, options: WindowOptions) -> None:
+        self.session, self.cache, self.fetch = session, cache, options.fetch
+        self.segment, self.wanted = segment, options.lookahead
+        self.fetched = False
+
+    async def piece(self, final: Selection, index: int) -> Fetched | None:
+        """The lookahead, fetched, if the sink wants it and it continues ``final``'s last
+        segment (not when the window was cut short or its last segment is missing)."""
+        seg, last = self.segment, final.segments[-1] if final.segments else None
+        if (seg is None or self.wanted is None or last is None
+                or last.sequence + 1 != seg.sequence or not self.wanted(final)):
+            return None
+        self.fetched = True
+        pieces = fetch_segments(self.session, [seg], self.cache, self.fetch, FetchStats())
+        try:
+            async with contextlib.aclosing(pieces):
+                async for piece in pieces:
+                    if isinstance(piece, Fetched):
+                        return replace(piece, index=index, lookahead=True)
+        except TimeshiftError as exc:
+            log.warning("the segment after the window could not be fetched (the end edge "
+                        "is cut without it): %s", exc)
+        return None
+
+    def discard(self) -> tuple[Segment, ...]:
+        return (self.segment,) if self.fetched and self.segment is not None else ()
+
+
 def _refuse(sel: Selection, options: WindowOptions) -> GapError:
     report = options.gap_report(sel) if options.gap_report is not None else None
     return GapError([(g.start, g.end) for g in sel.gaps],
@@ -232,6 +277,7 @@ async def run_window(source: WindowSource, options: WindowOptions, sink: Sink[R]
         # be published. A window that gets none is refused below ("not written").
         cache = SegmentCache(options.cache_dir or default_cache_dir())
         gaps = _Gaps(options.allow_gaps)
+        ahead = _Lookahead(session, sel.lookahead, cache, options)
         written = 0
         try:
             await sink.start(sel)
@@ -251,12 +297,15 @@ async def run_window(source: WindowSource, options: WindowOptions, sink: Sink[R]
                 raise _refuse(final, options)
             if not written:  # every listed segment was gone
                 raise GapError([(g.start, g.end) for g in final.gaps] or [(sel.start, sel.end)])
+            extra = await ahead.piece(final, len(sel.segments))
+            if extra is not None and not gaps.previous_missing:
+                await sink.write(extra)
             emit("finish", "finishing the output")
             report = await sink.finish(final)
         except BaseException:
             await sink.abort()
             raise
     if not options.keep_cache:
-        cache.discard(final.segments + tuple(stats.missing))
+        cache.discard(final.segments + tuple(stats.missing) + ahead.discard())
     return WindowRun(sel, final, stats, report, time.monotonic() - began)
 

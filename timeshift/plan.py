@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -21,15 +22,18 @@ from .errors import AuthError, GapError, TimelineError, TransportError, UsageErr
 from .fetch import FetchOptions, fetch_document
 from .netpolicy import HostPolicy
 from .playlist import (
+    LOOKAHEAD_SECONDS,
     Playlist,
     Segment,
     Selection,
     assign_wall_clock,
     check_hosts,
+    lookahead_segment,
     parse_playlist,
     select_window,
 )
 from .timeline import Span, Timeline, find_gaps, query_timeline
+from .times import NS_PER_S
 from .urls import Mode, TimeshiftURL, parse_url
 from .window import Window
 
@@ -62,12 +66,14 @@ class WindowPlan:
 
 def resolve_source(url: str | None, domain: str | None, app: str | None, stream: str | None,
                    start: int | None, end: int | None, scheme: str = "https",
-                   signer: Signer | None = None) -> Source:
+                   signer: Signer | None = None, lookahead: bool = False) -> Source:
     """Turn the user's description of a window into a playlist URL (signed) and a timeline query.
 
     lhs_* values carry whole seconds (in the default unit), so the URL would truncate a
     start or end inside a second: the playlist is asked for the whole seconds around
-    the window, and the cut itself uses the exact times.
+    the window, and the cut itself uses the exact times. ``lookahead``: the playlist is
+    asked for :data:`~timeshift.playlist.LOOKAHEAD_SECONDS` more, so that it lists the
+    segment after the window (``Selection.lookahead``, for an open-GOP end edge).
 
     Raises:
         UsageError: incomplete or contradictory arguments.
@@ -79,7 +85,7 @@ def resolve_source(url: str | None, domain: str | None, app: str | None, stream:
         if given is None:
             raise UsageError("give --start and --end", field="start")
         window = given
-        whole = window.whole_seconds()
+        whole = _asked(window, lookahead)
         ts_url = TimeshiftURL.vod(domain, app, stream, whole.start, whole.end, scheme=scheme)
     else:
         if urlsplit(url).scheme not in ("http", "https"):
@@ -95,7 +101,7 @@ def resolve_source(url: str | None, domain: str | None, app: str | None, stream:
             raise UsageError("this time-shift URL has no window; give --start and --end",
                              field="start")
         window = Window(s, e)
-        whole = window.whole_seconds()
+        whole = _asked(window, lookahead)
         ts_url = ts_url.copy_with(mode=Mode.VOD, start=whole.start, end=whole.end, offset=None)
     playlist = str(ts_url)
     if signer is not None:
@@ -107,6 +113,14 @@ def resolve_source(url: str | None, domain: str | None, app: str | None, stream:
                               scheme=ts_url.scheme, marker=ts_url.marker, signer=signer)
 
     return Source(playlist, window.seconds, timeline, from_url=url is not None)
+
+
+def _asked(window: Window, lookahead: bool) -> Window:
+    """The whole seconds the playlist is asked for (see :func:`resolve_source`)."""
+    whole = window.whole_seconds()
+    if not lookahead:
+        return whole
+    return whole.copy_with(end=whole.end + math.ceil(LOOKAHEAD_SECONDS) * NS_PER_S)
 
 
 def sign_segments(segments: tuple[Segment, ...], signer: Signer | None) -> tuple[Segment, ...]:
@@ -173,6 +187,9 @@ async def plan_window(session: aiohttp.ClientSession, source: Source, *,
         win = Span(int(window[0]), int(-(-window[1] // 1)))
         timeline_gaps = find_gaps(timeline.entries, win)
     sel = select_window(segs, window[0], window[1], timeline_gaps)
-    check_hosts(sel.segments, source.playlist_url, allowed_hosts)
-    sel = Selection(sel.start, sel.end, sign_segments(sel.segments, signer), sel.gaps)
+    ahead = lookahead_segment(segs, sel)
+    check_hosts((*sel.segments, *([ahead] if ahead else [])), source.playlist_url, allowed_hosts)
+    signed = sign_segments((*sel.segments, *([ahead] if ahead else [])), signer)
+    sel = Selection(sel.start, sel.end, signed[:len(sel.segments)], sel.gaps,
+                    lookahead=signed[-1] if ahead else None)
     return WindowPlan(pl, sel, timeline)

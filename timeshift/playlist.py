@@ -47,6 +47,7 @@ __all__ = [
     "Selection",
     "assign_wall_clock",
     "check_hosts",
+    "lookahead_segment",
     "parse_playlist",
     "select_window",
 ]
@@ -410,6 +411,9 @@ class Selection:
     gaps: tuple[Gap, ...]
     #: Listed segments the origin turned out not to have (see :meth:`with_missing`).
     missing: tuple[Segment, ...] = ()
+    #: The listed segment right after the window's last (see :func:`lookahead_segment`):
+    #: not part of the window, fetched only for a cutter whose end edge may need it.
+    lookahead: Segment | None = None
 
     @property
     def covered(self) -> tuple[float, float] | None:
@@ -470,6 +474,34 @@ def select_window(segments: Sequence[Segment], start: float, end: float,
         if b - a >= TOLERANCE:
             gaps.append(Gap(a, b, "timeline"))
     return Selection(start, end, chosen, union_gaps(gaps))
+
+
+#: How close to its last segment's end a window must end for the segment after it to be
+#: worth fetching: leading pictures are fewer than the reorder depth (at most 16 frames),
+#: so they are shown within this of the keyframe they precede.
+LOOKAHEAD_SECONDS = 2.0
+
+
+def lookahead_segment(segments: Sequence[Segment], sel: Selection) -> Segment | None:
+    """The listed segment after ``sel``'s last, if the window's end edge may need it.
+
+    With open GOPs (an H.264 open-GOP I frame, an HEVC CRA with RASL pictures) the
+    leading pictures of a segment's first keyframe are shown before it, so before the
+    segment's start: a window ending just before a segment boundary holds frames that
+    travel in the next segment. That segment is the lookahead when it continues the
+    last one (same encoding: no discontinuity, no gap) and the window ends within
+    :data:`LOOKAHEAD_SECONDS` of the last segment's end; else None.
+    """
+    if not sel.segments:
+        return None
+    last = sel.segments[-1]
+    if last.end < sel.end - TOLERANCE or last.end - sel.end > LOOKAHEAD_SECONDS:
+        return None
+    for s in segments:
+        if s.sequence == last.sequence + 1:
+            joined = abs(s.start - last.end) <= TOLERANCE and not s.discontinuity
+            return s if joined else None
+    return None
 
 
 def check_hosts(segments: Iterable[Segment], playlist_uri: str,

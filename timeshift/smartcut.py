@@ -32,10 +32,12 @@ from typing import Any
 from .cutplan import (
     AudioCut,
     CutWindow,
+    cra_to_bla,
     edge_dts,
     first_frame,
     free_parameter_set_id,
     gop_action,
+    h264_idr,
     hevc_parameter_sets,
     leading_pictures,
     nal_units,
@@ -136,16 +138,10 @@ def _decode(dec: Any, pkt: Any) -> list[Any]:
 
 
 def _cra_to_bla(pkt: Any) -> Any:
-    """A copy of an HEVC packet with its CRA slices (type 21) made BLA_N_LP (type 18)."""
+    """A copy of an HEVC packet with its CRA slices made BLA_N_LP (:func:`cra_to_bla`)."""
     import av
 
-    data = bytearray(bytes(pkt))
-    i = data.find(b"\x00\x00\x01")
-    while 0 <= i < len(data) - 3:
-        if (data[i + 3] >> 1) & 0x3F == 21:
-            data[i + 3] = (data[i + 3] & 0x81) | (18 << 1)
-        i = data.find(b"\x00\x00\x01", i + 3)
-    out = av.Packet(bytes(data))
+    out = av.Packet(cra_to_bla(bytes(pkt)))
     out.pts, out.dts, out.time_base = pkt.pts, pkt.dts, pkt.time_base
     out.duration = pkt.duration
     out.is_keyframe = True
@@ -366,20 +362,15 @@ class _Cut:
             return
         reorder = max(0, gop[0].pts - gop[0].dts)
         opened = leading_pictures(pts)
-        if action == "copy" and opened and (before == "none" or not self.hevc
-                                            and before == "encoded"):
-            # Its leading pictures reference a GOP that is not in the clip as it was:
-            # re-encode it, decoding from the random-access point before it. (H.264 after
-            # a re-encode too: its open-GOP I frame is no IDR, so its picture order counts
-            # would be read against the encode's, and H.264 has no BLA to reset them.)
+        if action == "copy" and not self._copyable(gop[0], opened, before):
             action = "encode"
         if action == "copy" and self.window.mode != "reencode":
             # Leading pictures already re-encoded with the GOP before are left out: nothing
             # but other leading pictures references them.
             kept = [p for p in gop if p.pts not in taken]
-            if taken:
-                # The CRA lost its RASL pictures: splice it as a BLA (H.265 8.1.3), which
-                # starts a new picture order count after the re-encoded pictures.
+            if self.hevc and before == "encoded":
+                # After re-encoded pictures (and without the RASL pictures they took) a CRA
+                # is spliced as a BLA (H.265 8.1.3), which starts a new picture order count.
                 kept[0] = _cra_to_bla(kept[0])
             for p in kept:
                 self._mux_video(p, p.pts, p.dts)
@@ -403,6 +394,18 @@ class _Cut:
             self.video_end = max(p for p in pts if p < end) + self.frame
         if self.audio is not None and self.written_end is not None:
             self._mux_audio(self.audio.release_until(self._samples(self.written_end)))
+
+    def _copyable(self, key: Any, opened: bool, before: str) -> bool:
+        """Whether a GOP whose frames are all in the window can be copied as it is: after
+        a GOP copied as it was, always. HEVC: unless it is open and nothing of the GOP
+        before went out (after a re-encode its RASL pictures went out with it). H.264
+        has no BLA: a keyframe that is no IDR (open-GOP or recovery-point I frame) keeps
+        the picture order count and frame_num of what was before it, so after re-encoded
+        pictures, or at the clip's start (its memory-management operations name pictures
+        not there), its GOP is re-encoded (decoded from the GOP before when open)."""
+        if before == "copied":
+            return True
+        return (not opened or before == "encoded") if self.hevc else h264_idr(bytes(key))
 
     def _dts_shift(self, first: int, last: int, reorder: int, next_dts: int | None) -> int:
         """How far the re-encoded frames' DTS run behind their PTS (see :func:`edge_dts`).
