@@ -472,7 +472,10 @@ class _Cut:
             _decode(dec, p)
         for p in [*gop, *lead]:
             take(_decode(dec, p))
-        take(_decode(dec, None))
+            if frames == len(kept):
+                break  # an end edge: the rest of the GOP is not shown in the clip
+        else:
+            take(_decode(dec, None))
         if self.window.mode != "reencode":
             self._write_encoded(enc.encode(None))
             if not self.hevc:
