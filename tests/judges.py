@@ -56,6 +56,31 @@ def gst_decode(path: Path) -> tuple[int, list[str]]:
     return frames, problems
 
 
+def gst_play_playlist(playlist: Path) -> tuple[int, list[str]]:
+    """Play an HLS playlist with GStreamer's ``playbin`` (hlsdemux, then the demuxer and
+    decoder it picks for the segments' form): (video frames that reached the sink, problems).
+    """
+    gst = shutil.which("gst-launch-1.0")
+    if gst is None:
+        pytest.skip(f"GStreamer is not installed (apt-get install {GST_PACKAGES})")
+    argv = [gst, "-v", "playbin", f"uri={playlist.resolve().as_uri()}",
+            "video-sink=fakesink name=vs silent=false sync=false",
+            "audio-sink=fakesink sync=false"]
+    env = {**os.environ, "GST_DEBUG_NO_COLOR": "1",
+           "GST_DEBUG": "*:1,libav:2,videodecoder:2,h264parse:2,h265parse:2,hlsdemux:2,"
+                        "hlsdemux2:2,qtdemux:2,souphttpsrc:2"}
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=120, env=env)
+    out = r.stdout + r.stderr
+    if "no element" in out and "playbin" in out or "missing" in out.lower():
+        pytest.skip(f"GStreamer lacks a plugin for {playlist.name} (apt-get install {GST_PACKAGES})")
+    frames = sum(1 for line in out.splitlines() if "vs: last-message = chain" in line)
+    problems = [line for line in out.splitlines()
+                if " ERROR " in line or " WARN " in line or line.startswith(("ERROR", "WARNING"))]
+    if r.returncode != 0:
+        problems.append(f"gst-launch-1.0 exited with {r.returncode}")
+    return frames, problems
+
+
 @contextmanager
 def _serve(folder: Path) -> Iterator[str]:
     """Serve ``folder`` over HTTP on 127.0.0.1 (a free port) while the block runs."""

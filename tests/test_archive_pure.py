@@ -183,3 +183,13 @@ def test_index_uris_are_percent_encoded() -> None:
     seg = ArchivedSegment("live/cam é/1 2.ts", 1, T0, 2.0, 1, 1)
     pl = m3u8.loads(build_index([seg], "live/index.m3u8"))
     assert pl.segments[0].uri == "cam%20%C3%A9/1%202.ts"
+
+
+def test_segment_keys_are_named_by_their_form() -> None:
+    from timeshift.archive.template import named_by_form
+
+    assert named_by_form("live/cam/1_5.ts", fmp4=True) == "live/cam/1_5.m4s"
+    assert named_by_form("live/cam/1_5.m4s", fmp4=False) == "live/cam/1_5.ts"
+    assert named_by_form("live/cam/1_5.ts", fmp4=False) == "live/cam/1_5.ts"
+    assert named_by_form("live/cam/1_5.mp4", fmp4=True) == "live/cam/1_5.mp4"  # the template's
+    assert named_by_form("live/cam.ts/1_5", fmp4=True) == "live/cam.ts/1_5"

@@ -44,7 +44,12 @@ from ..times import NS_PER_S, format_iso
 from ..window import Window, iso_seconds
 from .index import ArchivedSegment, build_index, build_manifest, manifest_key, record_id
 from .store import JSON_TYPE, M3U8_TYPE, TS_TYPE, ObjectInfo, ObjectStore, crc64
-from .template import DEFAULT_INDEX_TEMPLATE, DEFAULT_SEGMENT_TEMPLATE, KeyTemplate
+from .template import (
+    DEFAULT_INDEX_TEMPLATE,
+    DEFAULT_SEGMENT_TEMPLATE,
+    KeyTemplate,
+    named_by_form,
+)
 
 __all__ = [
     "ArchiveJob",
@@ -329,8 +334,11 @@ class UploadSink:
 
     def _key(self, s: Segment) -> str:
         job = self.job
-        return self.template.render(domain=job.domain, app=job.app, stream=job.stream,
-                                    start=s.start, end=s.end, sequence=s.sequence)
+        # A CMAF fragment is named .m4s, not the default template's .ts (its init section
+        # is an .mp4, see cmaf.init_key): what a player or a person finds is what it says.
+        return named_by_form(self.template.render(domain=job.domain, app=job.app,
+                                                  stream=job.stream, start=s.start, end=s.end,
+                                                  sequence=s.sequence), s.init is not None)
 
     async def start(self, selection: Selection) -> None:
         job = self.job

@@ -26,6 +26,7 @@ __all__ = [
     "DEFAULT_INDEX_TEMPLATE",
     "DEFAULT_SEGMENT_TEMPLATE",
     "KeyTemplate",
+    "named_by_form",
     "validate_key",
 ]
 
@@ -63,6 +64,20 @@ def validate_key(key: str) -> str:
     if len(key.encode("utf-8")) > MAX_KEY_BYTES:
         raise UsageError(f"object key is over {MAX_KEY_BYTES} bytes: {key[:60]!r}...")
     return key
+
+
+#: The file name endings of the two segment forms (RFC 8216 / CMAF practice).
+_FORM_SUFFIX = {False: ".ts", True: ".m4s"}
+
+
+def named_by_form(key: str, fmp4: bool) -> str:
+    """``key`` with the ending its segment's form calls for: a CMAF (fMP4) fragment is
+    ``.m4s``, an MPEG-TS segment ``.ts``. Only a key that ends in the other form's
+    ending changes (the default template writes ``.ts``); other endings are the
+    template's choice and kept.
+    """
+    wrong, right = _FORM_SUFFIX[not fmp4], _FORM_SUFFIX[fmp4]
+    return key[: -len(wrong)] + right if key.endswith(wrong) else key
 
 
 def _escaped(t: datetime) -> str:
