@@ -32,7 +32,7 @@ from typing import Any, Literal
 
 from .auth import Signer
 from .cmaf import CmafSource
-from .cutplan import CutMode, CutWindow, end_needs_next_segment
+from .cutplan import CutMode, CutWindow, end_needs_next_segment, ticks_since
 from .edge import EdgePolicy, check_horizon
 from .errors import UsageError, VerificationError
 from .fetch import FetchOptions, SegmentCache, default_cache_dir
@@ -316,12 +316,12 @@ def _plan_cut(first: bytes, seg: Segment, sel: Selection, out_format: str,
             begin = max(sel.start, seg.start)
             covered = sum(max(0.0, min(s.end, sel.end) - max(s.start, begin))
                           for s in sel.segments) + _pending(sel, published, begin)
-            start = round((begin - seg.start) * PTS_CLOCK)
+            start = ticks_since(seg.start, begin)
             window = CutWindow(start, start + round(covered * PTS_CLOCK), cut)
             return ExactPlan(window, begin, covered, (seg.start, begin, sel.end))
         note = f"{cut} cut needs H.264 video (found {codec}): cut at the keyframe instead"
         log.warning(note)
-    target = anchor + round((sel.start - seg.start) * PTS_CLOCK)
+    target = anchor + ticks_since(seg.start, sel.start)
     keys = [k for k in keyframe_timestamps(first) if k <= target]
     key = max(keys) if keys else anchor
     kept_from = seg.start + (key - anchor) / PTS_CLOCK
@@ -418,7 +418,7 @@ class ClipSink:
             return False
         seg, data = self._last.segment, self._last.data
         return end_needs_next_segment(video_timestamps(data),
-                                      round((final.end - seg.start) * PTS_CLOCK))
+                                      ticks_since(seg.start, final.end))
 
     async def finish(self, final: Selection) -> _Written:
         assert self._writer is not None and self._plan is not None and self._warm_av is not None
