@@ -227,6 +227,8 @@ class _Lookahead:
                 or last.sequence + 1 != seg.sequence or not self.wanted(final)):
             return None
         self.fetched = True
+        log.info("fetching the segment after the window (sequence %d) for the cut's end edge",
+                 seg.sequence)
         pieces = fetch_segments(self.session, [seg], self.cache, self.fetch, FetchStats())
         try:
             async with contextlib.aclosing(pieces):
