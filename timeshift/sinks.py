@@ -121,6 +121,15 @@ class ExactCutSink(MediaSink):
         self.window = window
         self._cutter: PipeCutter | None = None
 
+    async def write(self, piece: Fetched) -> None:
+        # The segment goes as it is, with the normalizer's offset beside it: the cutter
+        # shifts each packet's timestamps itself (cheaper than rewriting the TS here).
+        assert self._cutter is not None
+        seg = piece.segment
+        offset = self._normalizer.offset_for(piece.data, seg.duration,
+                                             seg.discontinuity or piece.follows_gap)
+        await self._cutter.write(piece.data, offset)
+
     async def _open(self) -> None:
         self._cutter = await PipeCutter(self.path, self.window).start()
 
