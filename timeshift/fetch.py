@@ -53,7 +53,7 @@ import aiohttp
 from .capped import AnswerTooLarge, UnsupportedEncoding, decode_capped
 from .errors import RemoteError, TransportError, UsageError, redact_url
 from .netpolicy import MAX_REDIRECTS, HostPolicy, Peer, peer_of
-from .partfiles import is_stale, part_suffix
+from .partfiles import is_stale, part_suffix, write_whole
 from .pieces import Fetched, Missing, Piece
 from .playlist import (
     MAX_PLAYLIST_BYTES,
@@ -127,26 +127,14 @@ class SegmentCache:
         return self.root / k[:2] / f"{k}.ts"
 
     def store(self, seg: Segment, data: bytes) -> Path:
-        """Write ``data`` as the segment's cache entry: a private part file, renamed when
-        whole. Blocking (plain ``os`` calls): run it in a worker thread, one hop per
-        segment (aiofiles took three, and the hand-overs cost more than the write)."""
+        """Write the segment's cache entry whole (part file, renamed). Blocking: run it in
+        a worker thread, one hop per segment (aiofiles took three, which cost more than
+        the write)."""
         final = self.path(seg)
-        part = final.with_name(final.name + part_suffix())
         if final.parent not in self._dirs:
             final.parent.mkdir(parents=True, exist_ok=True)
             self._dirs.add(final.parent)
-        try:
-            fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-            try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view):]
-            finally:
-                os.close(fd)
-            os.replace(part, final)
-        except BaseException:
-            part.unlink(missing_ok=True)
-            raise
+        write_whole(final, data)
         return final
 
     def get(self, seg: Segment) -> Path | None:
@@ -510,6 +498,9 @@ class _Fetcher:
             return path, data
 
 
+READ_BUFSIZE = 1 << 20  # bodies are read whole: no pausing the transport every 128 KB
+
+
 def make_client_session(opts: FetchOptions) -> aiohttp.ClientSession:
     """An aiohttp session with keep-alive pooling sized for the concurrency (hedges need a little more)."""
     connector = aiohttp.TCPConnector(limit=opts.concurrency + 8, limit_per_host=0,
@@ -517,7 +508,7 @@ def make_client_session(opts: FetchOptions) -> aiohttp.ClientSession:
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=opts.connect_timeout,
                                     sock_read=opts.read_timeout)
     return aiohttp.ClientSession(connector=connector, timeout=timeout, headers=dict(opts.headers),
-                                 auto_decompress=False)
+                                 auto_decompress=False, read_bufsize=READ_BUFSIZE)
 
 
 async def _aiter(segments: Sequence[Segment] | AsyncIterable[Segment]) -> AsyncIterator[Segment]:

@@ -22,16 +22,14 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import struct
 import sys
-from bisect import bisect_right
 from collections import deque
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from .cutpipe import READ_SIZE, FramedInput, frame_header, open_input
 from .cutplan import (
     AudioCut,
     CutWindow,
@@ -52,7 +50,6 @@ from .cutplan import (
 )
 from .errors import CutError
 from .remux import PipedProcess
-from .tspsi import _MASK, _signed
 
 __all__ = ["CutStats", "PipeCutter", "cut_stream", "exact_cut_supported"]
 
@@ -61,15 +58,6 @@ log = logging.getLogger(__name__)
 # Speed over compression for the edges: they are at most two GOPs, and the bitrate is
 # held at the source's, so a faster preset costs a little quality there, not size.
 _PRESET = "veryfast"
-# Backpressure: the downloader waits once this much is queued ahead of the cutter.
-_PIPE_SIZE = 1 << 20
-# What PyAV asks the framed input for at a time: fewer, larger hand-overs than its 32 KB.
-_READ_SIZE = 1 << 18
-# Each segment goes down the pipe behind a frame: magic, its length, and the ticks the
-# normalizer adds to its timestamps (applied here, per packet, where PyAV has them parsed:
-# rewriting the TS bytes in the parent cost it more than the whole pipe).
-_FRAME = struct.Struct(">4sQQ")
-_MAGIC = b"TSG1"
 
 
 @dataclass
@@ -522,67 +510,6 @@ class _Cut:
         return self.stats
 
 
-class FramedInput:
-    """The parent's framed segments (see ``_FRAME``) as the file PyAV reads, unframed;
-    remembers where each segment starts in the unframed stream and its offset, so a
-    packet's timestamps are shifted by its own segment's (found from ``packet.pos``)."""
-
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-        self.starts: list[int] = []  # unframed position of each segment's first byte
-        self.offsets: list[int] = []  # ...and the ticks added to its timestamps
-        self.pos = 0  # bytes handed to PyAV so far
-        self.left = 0  # bytes of the current segment not yet read
-        self._last: int | None = None  # the last timestamp given out (unwrapping reference)
-
-    def _exactly(self, n: int) -> bytes:
-        data = b""
-        while len(data) < n:
-            chunk = os.read(self.fd, n - len(data))
-            if not chunk:
-                if data:
-                    raise CutError("the cutter's input ended inside a frame header")
-                return b""
-            data += chunk
-        return data
-
-    def read(self, n: int) -> bytes:
-        while self.left == 0:
-            header = self._exactly(_FRAME.size)
-            if not header:
-                return b""
-            magic, length, offset = _FRAME.unpack(header)
-            if magic != _MAGIC:
-                raise CutError("the cutter's input is out of step (bad frame header)")
-            if length:
-                self.starts.append(self.pos)
-                self.offsets.append(offset)
-            self.left = length
-        chunk = os.read(self.fd, min(n, self.left))
-        if not chunk:
-            raise CutError("the cutter's input ended inside a segment")
-        self.left -= len(chunk)
-        self.pos += len(chunk)
-        return chunk
-
-    def retime(self, pkt: Any) -> None:
-        """Shift a demuxed packet's PTS/DTS by its segment's offset onto the continuous
-        timeline, unwrapped against the previous packet's (the normalized stream is
-        continuous, so each timestamp is the one nearest the last, modulo 2**33)."""
-        if pkt.pts is None or pkt.dts is None:
-            return
-        pos = pkt.pos
-        i = bisect_right(self.starts, pos) - 1 if pos is not None and pos >= 0 else -1
-        off = self.offsets[i] if i >= 0 else (self.offsets[-1] if self.offsets else 0)
-        dts = (pkt.dts + off) & _MASK
-        last = self._last
-        if last is not None:
-            dts = last + _signed(dts - last)
-        pts = dts + _signed(((pkt.pts + off) & _MASK) - (dts & _MASK))
-        pkt.dts, pkt.pts = dts, pts
-        self._last = dts
-
-
 def cut_stream(source: str | FramedInput, output: Path, window: CutWindow) -> CutStats:
     """Cut the MPEG-TS at ``source`` (a path, ``pipe:FD``, or the parent's framed segments)
     into a faststart MP4 at ``output``.
@@ -595,7 +522,7 @@ def cut_stream(source: str | FramedInput, output: Path, window: CutWindow) -> Cu
     framed = source if isinstance(source, FramedInput) else None
     try:
         # Probing stops early: a pipe cannot seek back, and the first keyframe says enough.
-        with av.open(source, "r", format="mpegts", buffer_size=_READ_SIZE,
+        with av.open(source, "r", format="mpegts", buffer_size=READ_SIZE,
                      options={"probesize": "2000000", "analyzeduration": "2000000"}) as inp, \
                 av.open(str(output), "w", format="mp4",
                         options={"movflags": "+faststart"}) as out:
@@ -630,8 +557,8 @@ class PipeCutter(PipedProcess):
 
 
     async def write(self, data: bytes, offset: int = 0) -> None:
-        """Send one segment, and the ticks to add to its timestamps (see ``_FRAME``)."""
-        await super().write(_FRAME.pack(_MAGIC, len(data), offset & _MASK))
+        """Send one segment, and the ticks to add to its timestamps (see :mod:`.cutpipe`)."""
+        await super().write(frame_header(len(data), offset))
         await super().write(data)
 
     async def finish(self) -> CutStats:
@@ -653,16 +580,9 @@ def _main(argv: list[str]) -> int:
     if mode not in ("exact", "reencode"):
         print(f"unknown cut mode {mode!r}", file=sys.stderr)
         return 2
-    try:
-        import fcntl
-
-        # A bigger pipe means fewer, larger hand-overs from the downloader.
-        fcntl.fcntl(0, getattr(fcntl, "F_SETPIPE_SZ", 1031), _PIPE_SIZE)
-    except (ImportError, OSError):
-        pass
     window = CutWindow(int(start), int(end), mode)  # type: ignore[arg-type]
     try:
-        stats = cut_stream(FramedInput(0), Path(output), window)
+        stats = cut_stream(open_input(0), Path(output), window)
     except CutError as exc:
         print(str(exc), file=sys.stderr)
         return 1
