@@ -34,6 +34,9 @@ __all__ = ["ExactCutSink", "MediaSink", "RemuxSink", "TsFileSink"]
 class MediaSink:
     """Normalized MPEG-TS into a writer at ``path``; subclasses open, put, close, stop it."""
 
+    #: A probe of the finished file made by the writer itself (the exact cutter's), or None.
+    media: dict[str, Any] | None = None
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self._normalizer = TimestampNormalizer()
@@ -139,7 +142,9 @@ class ExactCutSink(MediaSink):
 
     async def _close(self) -> CutStats:
         assert self._cutter is not None
-        return await self._cutter.finish()
+        stats = await self._cutter.finish()
+        self.media = self._cutter.media
+        return stats
 
     async def _stop(self) -> None:
         if self._cutter is not None:

@@ -49,6 +49,7 @@ from .cutplan import (
     x265_profile,
 )
 from .errors import CutError
+from .probe import exact_cut_supported, probe_media
 from .remux import PipedProcess
 
 __all__ = ["CutStats", "PipeCutter", "cut_stream", "exact_cut_supported"]
@@ -80,20 +81,6 @@ class CutStats:
                 "gops_encoded": self.gops_encoded, "frames_copied": self.frames_copied,
                 "frames_encoded": self.frames_encoded, "audio_packets": self.audio_packets,
                 "audio_dropped": self.audio_dropped, **({"notes": self.notes} if self.notes else {})}
-
-
-#: The encoder each codec's edges are re-encoded with.
-_ENCODERS = {"h264": "libx264", "hevc": "libx265"}
-
-
-def exact_cut_supported(codec: str) -> bool:
-    """True when the video codec can be cut exactly: H.264 with libx264, HEVC with libx265
-    (both in the ``av`` wheel)."""
-    if codec not in _ENCODERS:
-        return False
-    import av
-
-    return _ENCODERS[codec] in av.codecs_available
 
 
 class _Encoder:
@@ -555,11 +542,13 @@ class PipeCutter(PipedProcess):
                           str(window.start), str(window.end), window.mode],
                          capture_stdout=True)
 
-
     async def write(self, data: bytes, offset: int = 0) -> None:
         """Send one segment, and the ticks to add to its timestamps (see :mod:`.cutpipe`)."""
         await super().write(frame_header(len(data), offset))
         await super().write(data)
+
+    #: The child's probe of the MP4 it wrote (:func:`timeshift.probe.probe_media`), or None.
+    media: dict[str, Any] | None = None
 
     async def finish(self) -> CutStats:
         stats: CutStats = await super().finish()
@@ -571,7 +560,9 @@ class PipeCutter(PipedProcess):
             raise CutError(lines[-1] if lines else f"the cutter exited with {rc}")
         if err.strip():
             log.info("cutter: %s", err.strip())
-        return CutStats(**json.loads(out))
+        result = json.loads(out)
+        self.media = result["media"]
+        return CutStats(**result["stats"])
 
 
 def _main(argv: list[str]) -> int:
@@ -586,7 +577,14 @@ def _main(argv: list[str]) -> int:
     except CutError as exc:
         print(str(exc), file=sys.stderr)
         return 1
-    print(json.dumps(asdict(stats)))
+    import av
+
+    try:  # the clip's verification reads this probe: PyAV is loaded here already
+        media = probe_media(Path(output))
+    except (av.FFmpegError, OSError, ValueError) as exc:  # the clip then probes it itself
+        print(f"probe failed, left to the clip: {exc}", file=sys.stderr)
+        media = None
+    print(json.dumps({"stats": asdict(stats), "media": media}))
     return 0
 
 
