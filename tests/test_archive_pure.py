@@ -183,3 +183,20 @@ def test_index_uris_are_percent_encoded() -> None:
     seg = ArchivedSegment("live/cam é/1 2.ts", 1, T0, 2.0, 1, 1)
     pl = m3u8.loads(build_index([seg], "live/index.m3u8"))
     assert pl.segments[0].uri == "cam%20%C3%A9/1%202.ts"
+
+
+def test_crc64_is_crc64_xz_as_oss2_computes_it() -> None:
+    # The check value of CRC-64/XZ, and oss2's own Crc64 (what OSS's x-oss-hash-crc64ecma
+    # is compared with) on data of awkward lengths.
+    import os
+
+    from oss2.utils import Crc64
+
+    from timeshift.archive.store import crc64
+
+    assert crc64(b"123456789") == 0x995DC9BBDF1939FA
+    for n in (0, 1, 7, 188, 530_001):
+        data = os.urandom(n)
+        ref = Crc64()
+        ref.update(data)
+        assert crc64(data) == ref.crc
