@@ -16,6 +16,7 @@ from timeshift.cutplan import (
     gop_action,
     nal_units,
     parameter_set_ids,
+    ticks_since,
     x264_level,
     x264_params,
     x264_profile,
@@ -23,6 +24,31 @@ from timeshift.cutplan import (
 
 F = 3600  # one frame at 25 fps in 90 kHz ticks
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+
+
+@pytest.mark.parametrize(("segment_start", "at", "want"), [
+    pytest.param(100.0, 100.0, 0, id="at-the-first-frame"),
+    pytest.param(100.0, 101.5, 135_000, id="one-and-a-half-seconds"),
+    pytest.param(100.0, 100.04, F, id="one-frame-at-25-fps"),
+    pytest.param(0.0, 1 / 3, 30_000, id="a-third-rounds-to-the-tick"),
+    pytest.param(0.0, 0.4 / 90_000, 0, id="under-half-a-tick-rounds-down"),
+    pytest.param(0.0, 0.6 / 90_000, 1, id="over-half-a-tick-rounds-up"),
+    pytest.param(100.0, 99.0, -90_000, id="before-the-segment-is-negative"),
+    # unix seconds today: a float's precision (~0.2 us) is far under a tick (11 us)
+    pytest.param(1_764_633_600.0, 1_764_633_602.04, 2 * 90_000 + F, id="unix-seconds"),
+])
+def test_ticks_since_the_segments_first_frame(segment_start: float, at: float,
+                                              want: int) -> None:
+    assert ticks_since(segment_start, at) == want
+
+
+def test_ticks_since_in_another_time_base() -> None:
+    assert ticks_since(10.0, 12.5, clock=1000) == 2500
+
+
+@given(st.integers(0, 2_000_000_000), st.integers(-10 * 90_000, 3600 * 90_000))
+def test_ticks_since_round_trips_whole_ticks(start_s: int, ticks: int) -> None:
+    assert ticks_since(float(start_s), start_s + ticks / 90_000) == ticks
 
 
 @pytest.mark.parametrize(("start", "want"), [

@@ -31,7 +31,7 @@ from typing import Any, Literal
 
 from .auth import Signer
 from .cmaf import CmafSource
-from .cutplan import CutMode, CutWindow
+from .cutplan import CutMode, CutWindow, ticks_since
 from .edge import EdgePolicy, check_horizon
 from .errors import UsageError, VerificationError
 from .fetch import FetchOptions, SegmentCache, default_cache_dir
@@ -256,12 +256,12 @@ def _plan_cut(first: bytes, seg: Segment, sel: Selection, out_format: str,
             begin = max(sel.start, seg.start)
             covered = sum(max(0.0, min(s.end, sel.end) - max(s.start, begin))
                           for s in sel.segments) + _pending(sel, published, begin)
-            start = round((begin - seg.start) * PTS_CLOCK)
+            start = ticks_since(seg.start, begin)
             window = CutWindow(start, start + round(covered * PTS_CLOCK), cut)
             return ExactPlan(window, begin, covered, (seg.start, begin, sel.end))
         note = f"{cut} cut needs H.264 video (found {codec}): cut at the keyframe instead"
         log.warning(note)
-    target = anchor + round((sel.start - seg.start) * PTS_CLOCK)
+    target = anchor + ticks_since(seg.start, sel.start)
     keys = [k for k in keyframe_timestamps(first) if k <= target]
     key = max(keys) if keys else anchor
     kept_from = seg.start + (key - anchor) / PTS_CLOCK

@@ -10,7 +10,9 @@ the rules can be tested without media:
   (:func:`x264_params`);
 * a free H.264 parameter-set id for the edge encoder (:func:`parameter_set_ids`), so
   its SPS/PPS can sit next to the source's in one MP4 ``avcC`` instead of replacing it;
-* where audio starts and ends, to the sample (:class:`AudioCut`).
+* where audio starts and ends, to the sample (:class:`AudioCut`);
+* where a wall-clock instant falls in a segment's ticks (:func:`ticks_since`), the one
+  conversion the clip's plan and the studio's stills share.
 
 Timestamps are integers in the stream's own time base (90 kHz for MPEG-TS); all the
 rules work in any time base.
@@ -21,6 +23,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Generic, Literal, TypeVar
+
+from .tspsi import PTS_CLOCK
 
 __all__ = [
     "AudioCut",
@@ -40,6 +44,7 @@ __all__ = [
     "x265_profile",
     "hevc_parameter_sets",
     "leading_pictures",
+    "ticks_since",
 ]
 
 #: How a clip is cut: ``exact`` re-encodes only the partial GOPs at the edges,
@@ -63,6 +68,22 @@ class CutWindow:
     start: int
     end: int
     mode: CutMode = "exact"
+
+
+def ticks_since(segment_start: float, at: float, clock: int = PTS_CLOCK) -> int:
+    """Wall-clock ``at`` as ticks after ``segment_start``, rounded to the nearest tick.
+
+    ``segment_start`` is the wall-clock time of the segment's first video frame (its
+    PROGRAM-DATE-TIME), so the result counts from that frame, as :class:`CutWindow` does.
+    The clip plans its cut with it, and the studio picks its stills with it, so a still
+    shows the frame an exact clip starting at ``at`` starts with.
+
+    Args:
+        segment_start: unix seconds of the segment's first frame.
+        at: unix seconds of the instant (before ``segment_start``: negative ticks).
+        clock: ticks per second (90 kHz, MPEG-TS's clock, unless told).
+    """
+    return round((at - segment_start) * clock)
 
 
 def first_frame(pts: Iterable[int], start: int, frame: int) -> int | None:

@@ -3,7 +3,7 @@
 The studio's stills must show exactly what an exact clip starting (or ending) at the
 same instant holds, so the frame is chosen the way the exact cut chooses its first
 frame: the instant becomes ticks from the segment's first video packet, as
-:mod:`timeshift.clip` plans it (``round((start - segment_start) * PTS_CLOCK)``), and
+:mod:`timeshift.clip` plans it (:func:`timeshift.cutplan.ticks_since`), and
 each GOP in decode order is asked :func:`timeshift.cutplan.first_frame`, as
 :mod:`timeshift.smartcut` asks it; the first GOP that answers holds the frame.
 """
@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..cutplan import first_frame
+from ..cutplan import first_frame, ticks_since
 from ..mpegts import PTS_CLOCK
 from ..times import NS_PER_S, format_iso
 
@@ -113,7 +113,7 @@ def frame_at(seg: SegmentIndex, t_ns: int) -> Frame | None:
     None when every frame of the segment ends before ``t_ns``.
     """
     begin = max(t_ns / NS_PER_S, seg.start)  # the clip's max(start, first segment's start)
-    target = seg.base + round((begin - seg.start) * PTS_CLOCK)
+    target = seg.base + ticks_since(seg.start, begin)
     for i, gop in enumerate(seg.gops):
         pts = first_frame(gop, target, seg.frame)
         if pts is not None:

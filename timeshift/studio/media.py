@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..auth import Signer
+from ..cutplan import ticks_since
 from ..errors import CutError, GapError
 from ..mpegts import PTS_CLOCK
 from ..times import NS_PER_S
@@ -130,7 +131,7 @@ def decode_thumbnail(path: Path, seg: SegmentIndex, t_ns: int) -> tuple[bytes, i
     """A small JPEG of the keyframe at or before ``t_ns`` (keyframes only are decoded)."""
     import av
 
-    target = seg.base + round((max(t_ns / NS_PER_S, seg.start) - seg.start) * PTS_CLOCK)
+    target = seg.base + ticks_since(seg.start, max(t_ns / NS_PER_S, seg.start))
     best: Any = None
     with av.open(str(path)) as c:
         v = c.streams.video[0]

@@ -38,8 +38,8 @@ Markers on a class or module apply to every test in it; the nearest one wins, ke
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
-from typing import TYPE_CHECKING, Any
+from contextlib import AbstractContextManager, ExitStack
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
@@ -48,6 +48,8 @@ if TYPE_CHECKING:
 
 __all__ = ["timeshift_liveapi", "timeshift_origin", "timeshift_origin_factory", "timeshift_oss",
            "timeshift_stack"]
+
+T = TypeVar("T")
 
 _MARKERS = {
     "timeshift_origin": "timeshift_origin(**options): the timeshift_origin fixture's options "
@@ -82,13 +84,27 @@ def _options(request: pytest.FixtureRequest, name: str) -> dict[str, Any]:
     return options
 
 
+def _served(request: pytest.FixtureRequest, name: str,
+            start: Callable[..., AbstractContextManager[T]],
+            tmp_path_factory: pytest.TempPathFactory | None = None) -> Iterator[T]:
+    """Run the server ``start(**options)`` makes for the fixture ``name`` until the test ends.
+
+    With ``tmp_path_factory``, a server that keeps files gets a fresh folder of its own
+    (``root``) unless the options name one.
+    """
+    options = _options(request, name)
+    if tmp_path_factory is not None:
+        options.setdefault("root", tmp_path_factory.mktemp(name.replace("_", "-")))
+    with start(**options) as server:
+        yield server
+
+
 @pytest.fixture
 def timeshift_origin(request: pytest.FixtureRequest) -> Iterator[LocalOrigin]:
     """A local time-shift origin (see the module's docstring for its options)."""
     from .servers import local_origin
 
-    with local_origin(**_options(request, "timeshift_origin")) as origin:
-        yield origin
+    yield from _served(request, "timeshift_origin", local_origin)
 
 
 @pytest.fixture
@@ -109,10 +125,7 @@ def timeshift_oss(request: pytest.FixtureRequest,
     """A local OSS server with a created bucket and an ``oss2.Bucket`` on it."""
     from .servers import local_oss
 
-    options = _options(request, "timeshift_oss")
-    options.setdefault("root", tmp_path_factory.mktemp("timeshift-oss"))
-    with local_oss(**options) as oss:
-        yield oss
+    yield from _served(request, "timeshift_oss", local_oss, tmp_path_factory)
 
 
 @pytest.fixture
@@ -121,10 +134,7 @@ def timeshift_liveapi(request: pytest.FixtureRequest,
     """A local Live OpenAPI server on its own."""
     from .servers import local_liveapi
 
-    options = _options(request, "timeshift_liveapi")
-    options.setdefault("root", tmp_path_factory.mktemp("timeshift-liveapi"))
-    with local_liveapi(**options) as api:
-        yield api
+    yield from _served(request, "timeshift_liveapi", local_liveapi, tmp_path_factory)
 
 
 @pytest.fixture
@@ -133,7 +143,4 @@ def timeshift_stack(request: pytest.FixtureRequest,
     """Origin, Live API and OSS, wired to each other."""
     from .servers import local_stack
 
-    options = _options(request, "timeshift_stack")
-    options.setdefault("root", tmp_path_factory.mktemp("timeshift-stack"))
-    with local_stack(**options) as stack:
-        yield stack
+    yield from _served(request, "timeshift_stack", local_stack, tmp_path_factory)
