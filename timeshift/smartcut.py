@@ -572,6 +572,9 @@ def _main(argv: list[str]) -> int:
         print(f"unknown cut mode {mode!r}", file=sys.stderr)
         return 2
     window = CutWindow(int(start), int(end), mode)  # type: ignore[arg-type]
+    import gc
+
+    gc.freeze()  # what the imports made lives to the end: collections need not scan it (~4 %)
     try:
         stats = cut_stream(open_input(0), Path(output), window)
     except CutError as exc:
