@@ -112,7 +112,6 @@ class SegmentCache:
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
-        self._dirs: set[Path] = set()  # folders made by this run: no mkdir per segment
 
     @staticmethod
     @functools.lru_cache(maxsize=4096)  # asked three times per segment (get, store, discard)
@@ -131,9 +130,7 @@ class SegmentCache:
         a worker thread, one hop per segment (aiofiles took three, which cost more than
         the write)."""
         final = self.path(seg)
-        if final.parent not in self._dirs:
-            final.parent.mkdir(parents=True, exist_ok=True)
-            self._dirs.add(final.parent)
+        final.parent.mkdir(parents=True, exist_ok=True)
         write_whole(final, data)
         return final
 

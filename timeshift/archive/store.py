@@ -32,7 +32,6 @@ import crcmod
 import oss2
 import oss2.exceptions
 import requests
-from oss2.utils import Crc64
 from requests.adapters import HTTPAdapter
 
 from ..capped import AnswerTooLarge, CappedBody, UnsupportedEncoding
@@ -53,7 +52,8 @@ JSON_TYPE = "application/json"
 
 # oss2's Crc64 builds crcmod's 256-entry table in Python on every instance (~0.5 ms, more
 # than a 530 KB segment's CRC takes); the same function, made once.
-_CRC64 = crcmod.mkCrcFun(Crc64._POLY, initCrc=0, rev=True, xorOut=Crc64._XOROUT)
+# CRC-64/XZ (ECMA-182 polynomial, reflected, inverted), as oss2.utils.Crc64 sets crcmod up.
+_CRC64 = crcmod.mkCrcFun(0x142F0E1EBA9EA3693, initCrc=0, rev=True, xorOut=0xFFFFFFFFFFFFFFFF)
 
 
 def crc64(data: bytes) -> int:
