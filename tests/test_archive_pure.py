@@ -193,3 +193,20 @@ def test_segment_keys_are_named_by_their_form() -> None:
     assert named_by_form("live/cam/1_5.ts", fmp4=False) == "live/cam/1_5.ts"
     assert named_by_form("live/cam/1_5.mp4", fmp4=True) == "live/cam/1_5.mp4"  # the template's
     assert named_by_form("live/cam.ts/1_5", fmp4=True) == "live/cam.ts/1_5"
+
+
+def test_crc64_is_crc64_xz_as_oss2_computes_it() -> None:
+    # The check value of CRC-64/XZ, and oss2's own Crc64 (what OSS's x-oss-hash-crc64ecma
+    # is compared with) on data of awkward lengths.
+    import os
+
+    from oss2.utils import Crc64
+
+    from timeshift.archive.store import crc64
+
+    assert crc64(b"123456789") == 0x995DC9BBDF1939FA
+    for n in (0, 1, 7, 188, 530_001):
+        data = os.urandom(n)
+        ref = Crc64()
+        ref.update(data)
+        assert crc64(data) == ref.crc

@@ -51,6 +51,7 @@ from .pieces import Fetched
 from .pipeline import WindowEvent, WindowOptions, WindowRun, run_window
 from .plan import resolve_source
 from .playlist import Segment, Selection
+from .probe import probe_media
 from .remux import MuxPlan
 from .sinks import ExactCutSink, MediaSink, RemuxSink, TsFileSink
 from .smartcut import CutStats, exact_cut_supported
@@ -140,65 +141,6 @@ class ClipResult:
             "cut": self.cut,
             "live": self.live,
         }
-
-
-def probe_media(path: Path) -> dict[str, Any]:
-    """Duration, streams, codecs and first/last timestamps of a media file, read with PyAV.
-
-    Per stream: ``start`` (first presentation time), ``last`` (the last packet's) and
-    ``end`` (``last`` plus its duration), in seconds on the file's timeline (MP4 edit
-    lists applied), and ``frames`` (packets counted). Only the head and the tail are
-    demuxed (a seek to near the end), so probing costs the same for any length.
-    """
-    import av
-
-    with av.open(str(path)) as container:
-        duration = container.duration / 1_000_000 if container.duration else None
-        firsts: dict[int, float] = {}
-        lasts: dict[int, tuple[float, float]] = {}
-        counts: dict[int, int] = {}
-
-        def see(pkt: Any) -> None:
-            if pkt.pts is None or pkt.time_base is None:
-                return
-            i = pkt.stream.index
-            t = float(pkt.pts * pkt.time_base)
-            end = t + float((pkt.duration or 0) * pkt.time_base)
-            if i not in lasts or t >= lasts[i][0]:
-                lasts[i] = (t, end)
-            counts[i] = counts.get(i, 0) + 1
-
-        for pkt in container.demux():
-            if pkt.pts is not None and pkt.stream.index not in firsts:
-                firsts[pkt.stream.index] = float(pkt.pts * pkt.time_base)
-            see(pkt)
-            if len(firsts) == len(container.streams) and counts.get(0, 0) > 64:
-                break
-        # The last packets: from a keyframe a few seconds before the end (or all of it).
-        if duration and duration > 4:
-            counts = {}
-            lasts = {}
-            container.seek(int((duration - 4) * 1_000_000), backward=True, any_frame=False)
-        for pkt in container.demux():
-            see(pkt)
-        out: dict[str, Any] = {"duration": duration, "streams": []}
-        for s in container.streams:
-            entry: dict[str, Any] = {"type": s.type, "codec": s.codec_context.name}
-            if s.type == "video":
-                entry.update(width=s.codec_context.width, height=s.codec_context.height,
-                             fps=float(s.average_rate) if s.average_rate else None)
-            elif s.type == "audio":
-                entry.update(sample_rate=s.codec_context.sample_rate)
-            first = firsts.get(s.index)
-            last = lasts.get(s.index)
-            # A negative start is the audio pre-roll that the edit list hides: presentation
-            # starts at 0, which is what a player (and a decoder) shows.
-            entry.update(start=None if first is None else round(max(first, 0.0), 6),
-                         last=None if last is None else round(last[0], 6),
-                         end=None if last is None else round(last[1], 6),
-                         frames=s.frames or None)
-            out["streams"].append(entry)
-    return out
 
 
 def _verify(media: dict[str, Any], expected: float, tolerance: float, output: Path) -> None:
@@ -392,8 +334,6 @@ class ClipSink:
 
     async def start(self, selection: Selection) -> None:
         self._sel = selection
-        # PyAV is needed only to probe the finished file; importing it now overlaps the download.
-        self._warm_av = asyncio.ensure_future(asyncio.to_thread(__import__, "av"))
 
     async def write(self, piece: Fetched) -> None:
         if piece.lookahead and not isinstance(self._writer, ExactCutSink):
@@ -408,6 +348,10 @@ class ClipSink:
                                    published)
             self._writer = _open_sink(self._plan, self.tmp, self.ffmpeg)
             await self._writer.start(self._sel)
+            if not isinstance(self._plan, ExactPlan):
+                # PyAV probes the finished file here; importing it now overlaps the download.
+                # (The exact cutter's child probes its own output: this process needs no av.)
+                self._warm_av = asyncio.ensure_future(asyncio.to_thread(__import__, "av"))
         await self._writer.write(piece)
 
     def wants_lookahead(self, final: Selection) -> bool:
@@ -421,13 +365,16 @@ class ClipSink:
                                       ticks_since(seg.start, final.end))
 
     async def finish(self, final: Selection) -> _Written:
-        assert self._writer is not None and self._plan is not None and self._warm_av is not None
+        assert self._writer is not None and self._plan is not None
         await self.cmaf.finish()
         cut_stats = await self._writer.finish(final)
         if self.edge is not None and (self.edge.following or self.edge.cut_short):
             self._plan = _final_plan(self._plan, final)
-        await self._warm_av
-        media = await asyncio.to_thread(probe_media, self.tmp)
+        if self._warm_av is not None:
+            await self._warm_av
+        media = self._writer.media  # the cutter's probe of its own output, if it made one
+        if media is None:
+            media = await asyncio.to_thread(probe_media, self.tmp)
         if not final.gaps:
             video = [m for m in media["streams"] if m["type"] == "video"]
             fps = video[0].get("fps") if video else None

@@ -194,6 +194,14 @@ class ApiError(RemoteError):
         return out
 
 
+#: What a 403 from the CDN usually means (the hint an :class:`AuthError` carries); here, not
+#: in http.py, so the async transfer path need not import ``requests`` for one string.
+SIGNING_HINT = (
+    "the domain may have URL signing on: pass --auth-type and --auth-key-env, "
+    "or check that the key is right and the signed URL has not expired"
+)
+
+
 class AuthError(RemoteError):
     """403: the CDN refused the URL's signature (missing, wrong key, or expired)."""
 

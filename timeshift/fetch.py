@@ -35,6 +35,7 @@ Two HLS forms are handled on the way (RFC 8216):
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 import os
@@ -52,7 +53,7 @@ import aiohttp
 from .capped import AnswerTooLarge, UnsupportedEncoding, decode_capped
 from .errors import RemoteError, TransportError, UsageError, redact_url
 from .netpolicy import MAX_REDIRECTS, HostPolicy, Peer, peer_of
-from .partfiles import is_stale, part_suffix
+from .partfiles import is_stale, part_suffix, write_whole
 from .pieces import Fetched, Missing, Piece
 from .playlist import (
     MAX_PLAYLIST_BYTES,
@@ -113,6 +114,7 @@ class SegmentCache:
         self.root = Path(root)
 
     @staticmethod
+    @functools.lru_cache(maxsize=4096)  # asked three times per segment (get, store, discard)
     def key(uri: str, byterange: ByteRange | None = None) -> str:
         stable = _stable_uri(uri)
         if byterange is not None:
@@ -122,6 +124,15 @@ class SegmentCache:
     def path(self, seg: Segment) -> Path:
         k = self.key(seg.uri, seg.byterange)
         return self.root / k[:2] / f"{k}.ts"
+
+    def store(self, seg: Segment, data: bytes) -> Path:
+        """Write the segment's cache entry whole (part file, renamed). Blocking: run it in
+        a worker thread, one hop per segment (aiofiles took three, which cost more than
+        the write)."""
+        final = self.path(seg)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        write_whole(final, data)
+        return final
 
     def get(self, seg: Segment) -> Path | None:
         p = self.path(seg)
@@ -403,17 +414,7 @@ class _Fetcher:
         return data, resp
 
     async def _store(self, seg: Segment, data: bytes) -> Path:
-        part = self.cache.part_path(seg)
-        final = self.cache.path(seg)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            async with aiofiles.open(part, "wb") as f:
-                await f.write(data)
-            os.replace(part, final)
-        except BaseException:
-            part.unlink(missing_ok=True)
-            raise
-        return final
+        return await asyncio.to_thread(self.cache.store, seg, data)
 
     async def hedged(self, seg: Segment, index: int, key: bytes | None) -> tuple[Path, bytes]:
         """An attempt, raced by a second one if it runs much slower than the median."""
@@ -494,6 +495,9 @@ class _Fetcher:
             return path, data
 
 
+READ_BUFSIZE = 1 << 20  # bodies are read whole: no pausing the transport every 128 KB
+
+
 def make_client_session(opts: FetchOptions) -> aiohttp.ClientSession:
     """An aiohttp session with keep-alive pooling sized for the concurrency (hedges need a little more)."""
     connector = aiohttp.TCPConnector(limit=opts.concurrency + 8, limit_per_host=0,
@@ -501,7 +505,7 @@ def make_client_session(opts: FetchOptions) -> aiohttp.ClientSession:
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=opts.connect_timeout,
                                     sock_read=opts.read_timeout)
     return aiohttp.ClientSession(connector=connector, timeout=timeout, headers=dict(opts.headers),
-                                 auto_decompress=False)
+                                 auto_decompress=False, read_bufsize=READ_BUFSIZE)
 
 
 async def _aiter(segments: Sequence[Segment] | AsyncIterable[Segment]) -> AsyncIterator[Segment]:

@@ -29,7 +29,14 @@ import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 
 from .capped import AnswerTooLarge, CappedBody, UnsupportedEncoding
-from .errors import AuthError, NotFoundError, RemoteError, TransportError, redact_url
+from .errors import (
+    SIGNING_HINT,
+    AuthError,
+    NotFoundError,
+    RemoteError,
+    TransportError,
+    redact_url,
+)
 from .netpolicy import REDIRECTS, HostPolicy
 from .retry import RetryPolicy, parse_retry_after
 
@@ -39,10 +46,6 @@ __all__ = ["DEFAULT_MAX_ANSWER_BYTES", "DEFAULT_TIMEOUT", "Answer", "Hiccup", "S
 DEFAULT_TIMEOUT = (5.0, 30.0)  # (connect, read) seconds
 DEFAULT_MAX_ANSWER_BYTES = 16 * 1024 * 1024
 DEFAULT_ATTEMPT_TIMEOUT = 60.0
-SIGNING_HINT = (
-    "the domain may have URL signing on: pass --auth-type and --auth-key-env, "
-    "or check that the key is right and the signed URL has not expired"
-)
 
 
 class Session(requests.Session):

@@ -358,6 +358,12 @@ class TimestampNormalizer:
 
     def feed(self, data: bytes, duration: float, discontinuity: bool = False) -> bytes:
         """Return ``data`` shifted onto the continuous timeline; ``duration`` is its EXTINF."""
+        return shift_timestamps(data, self.offset_for(data, duration, discontinuity))
+
+    def offset_for(self, data: bytes, duration: float, discontinuity: bool = False) -> int:
+        """The ticks :meth:`feed` would add to ``data``'s timestamps (0 for a segment
+        without any), with the same bookkeeping, for a consumer that shifts the
+        timestamps itself where it has them parsed (the exact cutter, per packet)."""
         start = _anchor_timestamp(data)
         if start is None:
             # Nothing to anchor on (a PSI-only or damaged segment): pass it
@@ -367,7 +373,7 @@ class TimestampNormalizer:
             if self._prev_start is not None:
                 self._prev_duration += duration
             self._pending_discontinuity |= discontinuity
-            return data
+            return 0
         discontinuity |= self._pending_discontinuity
         self._pending_discontinuity = False
         if self._prev_start is not None:
@@ -385,4 +391,4 @@ class TimestampNormalizer:
                 )
         self._prev_start = (start + self.offset) & _MASK
         self._prev_duration = duration
-        return shift_timestamps(data, self.offset)
+        return self.offset

@@ -18,7 +18,8 @@ from pathlib import Path
 
 from .errors import UsageError
 
-__all__ = ["check_output", "clean_stale_parts", "is_stale", "new_part", "part_suffix"]
+__all__ = ["check_output", "clean_stale_parts", "is_stale", "new_part", "part_suffix",
+           "write_whole"]
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,24 @@ def part_suffix() -> str:
 def new_part(out: Path) -> Path:
     """A private temporary name beside ``out`` that says which process writes it."""
     return out.with_name(f".{out.name}{part_suffix()}")
+
+
+def write_whole(final: Path, data: bytes) -> None:
+    """Write ``data`` to a private part file beside ``final`` and rename it into place, so
+    ``final`` is whole or absent (plain ``os`` calls: blocking, for a worker thread)."""
+    part = final.with_name(final.name + part_suffix())
+    try:
+        fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
+        os.replace(part, final)
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
 
 
 _PART = re.compile(r".*\.(?:(\d+)-)?[0-9a-f]{8}\.part")

@@ -8,16 +8,13 @@ renamed into place by the caller once ffmpeg has finished cleanly.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import shlex
 import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import ffmpeg
+from typing import TYPE_CHECKING, Any
 
 if sys.version_info >= (3, 11):
     from typing import Self
@@ -25,6 +22,9 @@ else:  # pragma: no cover
     from typing_extensions import Self
 
 from .errors import FfmpegError
+
+if TYPE_CHECKING:
+    import asyncio
 
 __all__ = ["FfmpegError", "MuxPlan", "Remuxer", "ffmpeg_exe", "mp4_command"]
 
@@ -55,6 +55,8 @@ class MuxPlan:
 
 def mp4_command(output: Path, plan: MuxPlan = MuxPlan(), *, exe: str = "ffmpeg") -> list[str]:
     """The ffmpeg argv that remuxes MPEG-TS on stdin into a faststart MP4 at ``output``."""
+    import ffmpeg  # here: the exact cutter's child imports this module and never needs it
+
     options: dict[str, object] = {
         "c": "copy",
         "bsf:a": "aac_adtstoasc",  # ADTS headers are not allowed in MP4
@@ -100,6 +102,8 @@ class PipedProcess:
         self.stopped_early = False
 
     async def start(self) -> Self:
+        import asyncio  # here: the exact cutter's child imports this module, not asyncio
+
         log.debug("running %s", shlex.join(self.argv))
         self.proc = await asyncio.create_subprocess_exec(
             *self.argv, stdin=asyncio.subprocess.PIPE,

@@ -34,6 +34,9 @@ __all__ = ["ExactCutSink", "MediaSink", "RemuxSink", "TsFileSink"]
 class MediaSink:
     """Normalized MPEG-TS into a writer at ``path``; subclasses open, put, close, stop it."""
 
+    #: A probe of the finished file made by the writer itself (the exact cutter's), or None.
+    media: dict[str, Any] | None = None
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self._normalizer = TimestampNormalizer()
@@ -121,6 +124,15 @@ class ExactCutSink(MediaSink):
         self.window = window
         self._cutter: PipeCutter | None = None
 
+    async def write(self, piece: Fetched) -> None:
+        # The segment goes as it is, with the normalizer's offset beside it: the cutter
+        # shifts each packet's timestamps itself (cheaper than rewriting the TS here).
+        assert self._cutter is not None
+        seg = piece.segment
+        offset = self._normalizer.offset_for(piece.data, seg.duration,
+                                             seg.discontinuity or piece.follows_gap)
+        await self._cutter.write(piece.data, offset)
+
     async def _open(self) -> None:
         self._cutter = await PipeCutter(self.path, self.window).start()
 
@@ -130,7 +142,9 @@ class ExactCutSink(MediaSink):
 
     async def _close(self) -> CutStats:
         assert self._cutter is not None
-        return await self._cutter.finish()
+        stats = await self._cutter.finish()
+        self.media = self._cutter.media
+        return stats
 
     async def _stop(self) -> None:
         if self._cutter is not None:

@@ -29,6 +29,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from .cutpipe import READ_SIZE, FramedInput, frame_header, open_input
 from .cutplan import (
     AudioCut,
     CutWindow,
@@ -50,6 +51,7 @@ from .cutplan import (
     x265_profile,
 )
 from .errors import CutError
+from .probe import exact_cut_supported, probe_media
 from .remux import PipedProcess
 
 __all__ = ["CutStats", "PipeCutter", "cut_stream", "exact_cut_supported"]
@@ -59,8 +61,6 @@ log = logging.getLogger(__name__)
 # Speed over compression for the edges: they are at most two GOPs, and the bitrate is
 # held at the source's, so a faster preset costs a little quality there, not size.
 _PRESET = "veryfast"
-# Backpressure: the downloader waits once this much is queued ahead of the cutter.
-_PIPE_SIZE = 1 << 20
 
 
 @dataclass
@@ -83,20 +83,6 @@ class CutStats:
                 "gops_encoded": self.gops_encoded, "frames_copied": self.frames_copied,
                 "frames_encoded": self.frames_encoded, "audio_packets": self.audio_packets,
                 "audio_dropped": self.audio_dropped, **({"notes": self.notes} if self.notes else {})}
-
-
-#: The encoder each codec's edges are re-encoded with.
-_ENCODERS = {"h264": "libx264", "hevc": "libx265"}
-
-
-def exact_cut_supported(codec: str) -> bool:
-    """True when the video codec can be cut exactly: H.264 with libx264, HEVC with libx265
-    (both in the ``av`` wheel)."""
-    if codec not in _ENCODERS:
-        return False
-    import av
-
-    return _ENCODERS[codec] in av.codecs_available
 
 
 class _Encoder:
@@ -517,23 +503,27 @@ class _Cut:
         return self.stats
 
 
-def cut_stream(source: str, output: Path, window: CutWindow) -> CutStats:
-    """Cut the MPEG-TS at ``source`` (a path, or ``pipe:FD``) into a faststart MP4 at ``output``.
+def cut_stream(source: str | FramedInput, output: Path, window: CutWindow) -> CutStats:
+    """Cut the MPEG-TS at ``source`` (a path, ``pipe:FD``, or the parent's framed segments)
+    into a faststart MP4 at ``output``.
 
     Raises:
         CutError: the stream cannot be cut (no video, nothing in the window, an FFmpeg error).
     """
     import av
 
+    framed = source if isinstance(source, FramedInput) else None
     try:
         # Probing stops early: a pipe cannot seek back, and the first keyframe says enough.
-        with av.open(source, "r", format="mpegts",
+        with av.open(source, "r", format="mpegts", buffer_size=READ_SIZE,
                      options={"probesize": "2000000", "analyzeduration": "2000000"}) as inp, \
                 av.open(str(output), "w", format="mp4",
                         options={"movflags": "+faststart"}) as out:
             cut = _Cut(inp, out, window)
             streams = [s for s in (cut.vin, cut.ain) if s is not None]
             for pkt in inp.demux(streams):
+                if framed is not None:
+                    framed.retime(pkt)
                 cut.feed(pkt)
             return cut.finish()
     except av.FFmpegError as exc:
@@ -558,6 +548,13 @@ class PipeCutter(PipedProcess):
                           str(window.start), str(window.end), window.mode],
                          capture_stdout=True)
 
+    async def write(self, data: bytes, offset: int = 0) -> None:
+        """Send one segment, and the ticks to add to its timestamps (see :mod:`.cutpipe`)."""
+        await super().write(frame_header(len(data), offset))
+        await super().write(data)
+
+    #: The child's probe of the MP4 it wrote (:func:`timeshift.probe.probe_media`), or None.
+    media: dict[str, Any] | None = None
 
     async def finish(self) -> CutStats:
         stats: CutStats = await super().finish()
@@ -569,7 +566,9 @@ class PipeCutter(PipedProcess):
             raise CutError(lines[-1] if lines else f"the cutter exited with {rc}")
         if err.strip():
             log.info("cutter: %s", err.strip())
-        return CutStats(**json.loads(out))
+        result = json.loads(out)
+        self.media = result["media"]
+        return CutStats(**result["stats"])
 
 
 def _main(argv: list[str]) -> int:
@@ -578,20 +577,23 @@ def _main(argv: list[str]) -> int:
     if mode not in ("exact", "reencode"):
         print(f"unknown cut mode {mode!r}", file=sys.stderr)
         return 2
-    try:
-        import fcntl
-
-        # A bigger pipe means fewer, larger hand-overs from the downloader.
-        fcntl.fcntl(0, getattr(fcntl, "F_SETPIPE_SZ", 1031), _PIPE_SIZE)
-    except (ImportError, OSError):
-        pass
     window = CutWindow(int(start), int(end), mode)  # type: ignore[arg-type]
+    import gc
+
+    gc.freeze()  # what the imports made lives to the end: collections need not scan it (~4 %)
     try:
-        stats = cut_stream("pipe:0", Path(output), window)
+        stats = cut_stream(open_input(0), Path(output), window)
     except CutError as exc:
         print(str(exc), file=sys.stderr)
         return 1
-    print(json.dumps(asdict(stats)))
+    import av
+
+    try:  # the clip's verification reads this probe: PyAV is loaded here already
+        media = probe_media(Path(output))
+    except (av.FFmpegError, OSError, ValueError) as exc:  # the clip then probes it itself
+        print(f"probe failed, left to the clip: {exc}", file=sys.stderr)
+        media = None
+    print(json.dumps({"stats": asdict(stats), "media": media}))
     return 0
 
 

@@ -7,15 +7,15 @@ lives in :mod:`timeshift.spans`; its names are re-exported here.
 from __future__ import annotations
 
 import json
-from typing import Literal
-
-import requests
+from typing import TYPE_CHECKING, Literal
 
 from .auth import Signer
 from .errors import TimelineError
-from .http import get, make_session
 from .spans import Span, Timeline, clip_spans, find_gaps, merge_spans
 from .urls import Marker, timeline_url
+
+if TYPE_CHECKING:
+    import requests
 
 __all__ = [
     "Span",
@@ -49,6 +49,10 @@ def query_timeline(
         TimelineError: ``retCode != 0`` or a body that is not JSON.
         RemoteError, TransportError: other HTTP failures after the retries.
     """
+    # requests (~50 ms to import) only when a timeline is asked for: a clip of a playlist
+    # URL never does.
+    from .http import get, make_session
+
     url = timeline_url(domain, app, stream, start, end, format=format, scheme=scheme,
                        marker=marker)
     if signer is not None:

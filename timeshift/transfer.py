@@ -27,8 +27,7 @@ from dataclasses import dataclass
 import aiohttp
 
 from .capped import AnswerTooLarge, CappedBody, UnsupportedEncoding
-from .errors import AuthError, NotFoundError, RemoteError, TransportError
-from .http import SIGNING_HINT
+from .errors import SIGNING_HINT, AuthError, NotFoundError, RemoteError, TransportError
 from .netpolicy import REDIRECTS, HostPolicy
 from .retry import RetryPolicy, parse_retry_after
 

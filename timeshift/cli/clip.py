@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import signal
 import sys
 from pathlib import Path
@@ -63,6 +62,8 @@ exit codes: 0 ok, 1 remote error or a failed cut/verification, 2 bad input,
 async def _interruptible(run: Any) -> Any:
     """Run ``run(stop)`` with Ctrl-C handled as a person at the terminal expects: the first
     sets ``stop`` (the window ends early, the clip is written), the second aborts."""
+    import asyncio  # here, not at the top: `timeshift --help` and `timeshift url` never need it
+
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     task = asyncio.current_task()
@@ -118,6 +119,8 @@ def _window(args: argparse.Namespace) -> tuple[int | None, int | None]:
 
 
 def cmd_clip(args: argparse.Namespace) -> int:
+    import asyncio
+
     from ..clip import aclip
     from ..edge import EdgePolicy
 
