@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections import deque
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -33,8 +32,6 @@ from .cutpipe import READ_SIZE, FramedInput, frame_header, open_input
 from .cutplan import (
     AudioCut,
     CutWindow,
-    cra_to_bla,
-    edge_dts,
     first_frame,
     free_parameter_set_id,
     gop_action,
@@ -50,6 +47,7 @@ from .cutplan import (
     x265_params,
     x265_profile,
 )
+from .edgecodec import Encoder, cra_to_bla_packet, decode_or_skip
 from .errors import CutError
 from .probe import exact_cut_supported, probe_media
 from .remux import PipedProcess
@@ -83,55 +81,6 @@ class CutStats:
                 "gops_encoded": self.gops_encoded, "frames_copied": self.frames_copied,
                 "frames_encoded": self.frames_encoded, "audio_packets": self.audio_packets,
                 "audio_dropped": self.audio_dropped, **({"notes": self.notes} if self.notes else {})}
-
-
-class _Encoder:
-    """One libx264 session: frames in (in presentation order), packets out with joined DTS."""
-
-    def __init__(self, ctx: Any, reorder: int) -> None:
-        self.ctx = ctx
-        self.reorder = reorder
-        self._fed: deque[int] = deque()  # PTS of frames fed, in order: sorted, for edge_dts
-        self.packets = 0
-
-    def encode(self, frame: Any) -> list[Any]:
-        import av
-
-        if frame is not None:
-            self._fed.append(frame.pts)
-            frame.pict_type = av.video.frame.PictureType.NONE  # let x264 place its own IDR
-        out = []
-        for pkt in self.ctx.encode(frame):
-            try:
-                pkt.dts = edge_dts(self._fed.popleft(), self.reorder, pkt.pts)
-            except (ValueError, IndexError, TypeError) as exc:
-                raise CutError(f"edge encode: {exc}") from exc
-            out.append(pkt)
-        self.packets += len(out)
-        return out
-
-
-def _decode(dec: Any, pkt: Any) -> list[Any]:
-    """Decode one packet; a picture that cannot be decoded (a leading picture whose
-    references are not in this decoder) yields nothing, and the frame count the clip
-    is checked against says whether a wanted one was lost."""
-    import av
-
-    try:
-        return list(dec.decode(pkt))
-    except av.error.InvalidDataError:
-        return []
-
-
-def _cra_to_bla(pkt: Any) -> Any:
-    """A copy of an HEVC packet with its CRA slices made BLA_N_LP (:func:`cra_to_bla`)."""
-    import av
-
-    out = av.Packet(cra_to_bla(bytes(pkt)))
-    out.pts, out.dts, out.time_base = pkt.pts, pkt.dts, pkt.time_base
-    out.duration = pkt.duration
-    out.is_keyframe = True
-    return out
 
 
 class _Cut:
@@ -196,7 +145,7 @@ class _Cut:
         self.taken: set[int] = set()  # PTS of leading pictures encoded with the GOP before
         self.shape: tuple[int, int, Any] = (0, 0, None)  # width, height, pix_fmt
         self.done = False
-        self.encoder: _Encoder | None = None  # the reencode mode's one session
+        self.encoder: Encoder | None = None  # the reencode mode's one session
         self._gop_frames = 0  # frames in the first GOP kept: the reencode mode's keyint
         self._last_idr = b""
 
@@ -357,7 +306,7 @@ class _Cut:
             if self.hevc and before == "encoded":
                 # After re-encoded pictures (and without the RASL pictures they took) a CRA
                 # is spliced as a BLA (H.265 8.1.3), which starts a new picture order count.
-                kept[0] = _cra_to_bla(kept[0])
+                kept[0] = cra_to_bla_packet(kept[0])
             for p in kept:
                 self._mux_video(p, p.pts, p.dts)
             self.stats.gops_copied += 1
@@ -394,7 +343,7 @@ class _Cut:
         return (not opened or before == "encoded") if self.hevc else h264_idr(bytes(key))
 
     def _dts_shift(self, first: int, last: int, reorder: int, next_dts: int | None) -> int:
-        """How far the re-encoded frames' DTS run behind their PTS (see :func:`edge_dts`).
+        """How far the re-encoded frames' DTS run behind their PTS (see :func:`timeshift.cutplan.edge_dts`).
 
         After a packet already written the grid continues from it: with an open GOP the
         first frame re-encoded (a leading picture) is shown before the keyframe the
@@ -417,7 +366,7 @@ class _Cut:
             return
         dec = self.av.CodecContext.create(vctx.name, "r")
         for p in [*gop, None]:
-            for frame in _decode(dec, p):
+            for frame in decode_or_skip(dec, p):
                 self.shape = (frame.width, frame.height, frame.format.name)
                 return
 
@@ -437,11 +386,11 @@ class _Cut:
             reorder = self._dts_shift(min(kept), max(kept), reorder, next_dts)
         if self.window.mode == "reencode":
             if self.encoder is None:
-                self.encoder = _Encoder(self._encoder_ctx(reorder // self.frame, bit_rate,
+                self.encoder = Encoder(self._encoder_ctx(reorder // self.frame, bit_rate,
                                                           global_header=False), reorder)
             enc = self.encoder
         else:
-            enc = _Encoder(self._encoder_ctx(reorder // self.frame, bit_rate,
+            enc = Encoder(self._encoder_ctx(reorder // self.frame, bit_rate,
                                              global_header=False), reorder)
         dec = self.av.CodecContext.create(self.vin.codec_context.name, "r")
         dec.thread_type = "AUTO"
@@ -455,13 +404,13 @@ class _Cut:
                     self._write_encoded(enc.encode(frame))
 
         for p in context:
-            _decode(dec, p)
+            decode_or_skip(dec, p)
         for p in [*gop, *lead]:
-            take(_decode(dec, p))
+            take(decode_or_skip(dec, p))
             if frames == len(kept):
                 break  # an end edge: the rest of the GOP is not shown in the clip
         else:
-            take(_decode(dec, None))
+            take(decode_or_skip(dec, None))
         if self.window.mode != "reencode":
             self._write_encoded(enc.encode(None))
             if not self.hevc:
