@@ -161,7 +161,7 @@ def test_other_cut_modes_decode_everywhere(
 @pytest.mark.parametrize("form", ["hevc-open"])
 def test_an_end_in_the_next_segments_leading_pictures_fails_whole_when_it_is_gone(
         make_origin: Callable[..., OriginServer], sample_sets: Callable[[str], Path],  # noqa: F811
-        tmp_path: Path, form: str) -> None:
+        tmp_path: Path, form: str, caplog: pytest.LogCaptureFixture) -> None:
     # Frame 348 (13.92 s) is a leading picture of the keyframe at 14 s, so it travels in
     # the segment that starts at 14 s. The cut fetches that segment beyond the window
     # (test_exact_cut_is_frame_exact_for_every_form, end-on-the-next-segments-leading-
@@ -169,9 +169,12 @@ def test_an_end_in_the_next_segments_leading_pictures_fails_whole_when_it_is_gon
     # refuses it: exit 1, nothing kept. (With the H.264 set only one frame is missing,
     # which the one-frame tolerance of the verification lets through: see the README.)
     o = make_origin(samples=sample_sets(form), history=3600, gaps=((14.0, 16.0),))
-    with pytest.raises(VerificationError):
+    with caplog.at_level("WARNING", logger="timeshift.clip"), pytest.raises(VerificationError):
         _clip(o, tmp_path / "x.mp4", 12.2, 13.93, "exact")
     assert not (tmp_path / "x.mp4").exists()
+    # Said, not only refused: a clip the one-frame tolerance lets through carries the same
+    # line in its summary's cut.notes.
+    assert "travel in the segment after the window, which could not be fetched" in caplog.text
 
 
 def test_the_segment_after_the_window_is_fetched_only_when_needed_and_not_counted(

@@ -223,8 +223,10 @@ class _Lookahead:
         """The lookahead, fetched, if the sink wants it and it continues ``final``'s last
         segment (not when the window was cut short or its last segment is missing)."""
         seg, last = self.segment, final.segments[-1] if final.segments else None
-        if (seg is None or self.wanted is None or last is None
-                or last.sequence + 1 != seg.sequence or not self.wanted(final)):
+        # The sink is asked even when there is no such segment, so it can say what is lost.
+        if self.wanted is None or last is None or not self.wanted(final):
+            return None
+        if seg is None or last.sequence + 1 != seg.sequence:
             return None
         self.fetched = True
         log.info("fetching the segment after the window (sequence %d) for the cut's end edge",
