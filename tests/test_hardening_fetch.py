@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -79,14 +80,19 @@ def _fetch(url: str, opts: FetchOptions | None = None, cache: Path | None = None
            events: list[FetchEvent] | None = None) -> list[bytes]:
     opts = opts or FetchOptions()
 
-    async def run() -> list[bytes]:
+    async def run(cache: Path) -> list[bytes]:
         async with make_client_session(opts) as session:
             segs = parse_playlist(await fetch_text(session, url), url).segments
             return [getattr(p, "data", b"") async for p in fetch_segments(
-                session, segs, SegmentCache(cache or Path("/nonexistent-cache")), opts,
+                session, segs, SegmentCache(cache), opts,
                 FetchStats(), (events.append if events is not None else lambda e: None))]
 
-    return asyncio.run(run())
+    if cache is not None:
+        return asyncio.run(run(cache))
+    # A fresh cache per call: a shared one (it was "/nonexistent-cache", which a root run
+    # creates) kept segments across runs, and a reused port could be answered from it.
+    with tempfile.TemporaryDirectory() as fresh:
+        return asyncio.run(run(Path(fresh)))
 
 
 def _clip(url: str, tmp_path: Path, **kwargs: Any) -> Any:
