@@ -331,7 +331,8 @@ class ClipSink:
         self._writer: MediaSink | None = None
         self._last: Fetched | None = None  # the latest segment written (as MPEG-TS)
         self._warm_av: asyncio.Future[Any] | None = None
-        self._ahead = [False, False]  # the segment after the window: asked for, written
+        # The segment after the window (an open-GOP end edge): needed, and written.
+        self._ahead_needed = self._ahead_written = False
 
     async def start(self, selection: Selection) -> None:
         self._sel = selection
@@ -339,7 +340,7 @@ class ClipSink:
     async def write(self, piece: Fetched) -> None:
         if piece.lookahead and not isinstance(self._writer, ExactCutSink):
             return  # the segment after the window is for the exact cut's end edge only
-        self._ahead[1] = self._ahead[1] or piece.lookahead
+        self._ahead_written = self._ahead_written or piece.lookahead
         if piece.segment.init is not None:
             piece = replace(piece, data=await self.cmaf.to_ts(piece.segment, piece.data))
         self._last = piece
@@ -363,15 +364,15 @@ class ClipSink:
         if not isinstance(self._writer, ExactCutSink) or self._last is None:
             return False
         seg, data = self._last.segment, self._last.data
-        self._ahead[0] = end_needs_next_segment(video_timestamps(data),
-                                                ticks_since(seg.start, final.end))
-        return self._ahead[0]
+        self._ahead_needed = end_needs_next_segment(video_timestamps(data),
+                                                    ticks_since(seg.start, final.end))
+        return self._ahead_needed
 
     async def finish(self, final: Selection) -> _Written:
         assert self._writer is not None and self._plan is not None
         await self.cmaf.finish()
         cut_stats = await self._writer.finish(final)
-        if self._ahead[0] and not self._ahead[1] and cut_stats is not None:
+        if self._ahead_needed and not self._ahead_written and cut_stats is not None:
             # Not a gap in the window, but not silent either: the last frame(s) before the
             # end travel in a segment that could not be had (missing, or not yet published).
             note = ("the frames shown just before the end travel in the segment after the "
