@@ -23,7 +23,6 @@ import asyncio
 import json
 import logging
 import os
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -46,7 +45,7 @@ from .mpegts import (
     video_timestamps,
 )
 from .mpegts import start_timestamp as ts_start
-from .partfiles import check_output, clean_stale_parts, new_part
+from .partfiles import check_output, clean_stale_parts, new_part, write_whole
 from .pieces import Fetched
 from .pipeline import WindowEvent, WindowOptions, WindowRun, run_window
 from .plan import resolve_source
@@ -163,9 +162,7 @@ def _gap_report(path: Path, sel: Selection) -> Path:
                                 "end_iso": iso_seconds(g.end)}
                  for g in sel.gaps],
     }
-    tmp = report.with_name(f".{report.name}.{uuid.uuid4().hex[:8]}.tmp")
-    tmp.write_text(json.dumps(body, indent=2) + "\n")
-    os.replace(tmp, report)
+    write_whole(report, (json.dumps(body, indent=2) + "\n").encode())
     return report
 
 

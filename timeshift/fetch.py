@@ -53,7 +53,7 @@ import aiohttp
 from .capped import AnswerTooLarge, UnsupportedEncoding, decode_capped
 from .errors import RemoteError, TransportError, UsageError, redact_url
 from .netpolicy import MAX_REDIRECTS, HostPolicy, Peer, peer_of
-from .partfiles import is_stale, part_suffix, write_whole
+from .partfiles import is_stale, write_whole
 from .pieces import Fetched, Missing, Piece
 from .playlist import (
     MAX_PLAYLIST_BYTES,
@@ -137,11 +137,6 @@ class SegmentCache:
     def get(self, seg: Segment) -> Path | None:
         p = self.path(seg)
         return p if p.exists() else None
-
-    def part_path(self, seg: Segment) -> Path:
-        # Unique per attempt: a hedged twin must not write into the same file.
-        final = self.path(seg)
-        return final.with_name(final.name + part_suffix())
 
     def clean_stale_parts(self) -> int:
         """Remove part files that killed runs left in the cache; returns how many."""

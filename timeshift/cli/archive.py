@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
+from ..partfiles import write_whole
 from ..times import NS_PER_S, TIME_HELP, parse_duration
 from .options import (
     add_api_options,
@@ -125,9 +125,8 @@ def cmd_archive(args: argparse.Namespace) -> int:
     totals = summary(results)
     report = {"summary": totals, "jobs": [r.to_dict() for r in results]}
     if args.report:
-        tmp = args.report.with_name(f".{args.report.name}.tmp")
-        tmp.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
-        os.replace(tmp, args.report)
+        write_whole(args.report, (json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+                    .encode())
     if args.json:
         print_json(report)
     else:
