@@ -210,3 +210,48 @@ def test_crc64_is_crc64_xz_as_oss2_computes_it() -> None:
         ref = Crc64()
         ref.update(data)
         assert crc64(data) == ref.crc
+
+
+def _m3u8_index(segments: list[ArchivedSegment], index_key: str) -> str:
+    """The index as the m3u8 library writes it (build_index's former body): the reference
+    build_index must equal, so archives written before and after compare equal on re-runs."""
+    import math
+    import posixpath
+    from datetime import datetime, timezone
+    from urllib.parse import quote
+
+    pl = m3u8.M3U8()
+    pl.version = 6 if any(s.init for s in segments) else 3
+    pl.playlist_type = "vod"
+    pl.is_endlist = True
+    pl.media_sequence = segments[0].sequence if segments else 0
+    pl.target_duration = max((math.ceil(s.duration) for s in segments), default=1)
+    base = posixpath.dirname(index_key)
+    for s in segments:
+        pl.add_segment(m3u8.Segment(
+            uri=quote(posixpath.relpath(s.key, base or "."), safe="/"),
+            duration=round(s.duration, 6),
+            program_date_time=datetime.fromtimestamp(s.start, tz=timezone.utc),
+            discontinuity=s.discontinuity,
+            init_section=({"uri": quote(posixpath.relpath(s.init, base or "."), safe="/")}
+                          if s.init else None)))
+    return str(pl.dumps())
+
+
+_folders = st.sampled_from(["live/cam/2026-11-20", "live/cam/2026-11-21", "other", "a b/ü"])
+_segment = st.builds(
+    lambda folder, name, seq, start, dur, disc, init: ArchivedSegment(
+        f"{folder}/{name}", seq, start, dur, 1000, 7, disc,
+        None if init is None else f"{folder}/init-{init}.mp4"),
+    _folders, st.from_regex(r"[A-Za-z0-9_ .-]{1,12}\.ts", fullmatch=True).filter(
+        lambda n: n not in (".", "..")),
+    st.integers(0, 10**9), st.floats(1.5e9, 2.5e9, allow_nan=False),
+    st.one_of(st.floats(0, 20, allow_nan=False), st.sampled_from([0.0, 2.0, 1.999999, 1e-5, 6])),
+    st.booleans(), st.one_of(st.none(), st.integers(0, 2)))
+
+
+@given(st.lists(_segment, max_size=12),
+       st.sampled_from(["live/cam/2026-11-20/x.m3u8", "x.m3u8", "other/deep/i.m3u8"]))
+def test_build_index_writes_exactly_what_m3u8_writes(segments: list[ArchivedSegment],
+                                                      index_key: str) -> None:
+    assert build_index(segments, index_key) == _m3u8_index(segments, index_key)

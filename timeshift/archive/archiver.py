@@ -20,15 +20,14 @@ in the result, in the manifest, and marked in the index by a discontinuity.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import io
 import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from ..auth import Signer
 from ..cmaf import CmafSource, init_key
@@ -40,16 +39,13 @@ from ..pieces import Fetched
 from ..pipeline import PlaylistSource, WindowEvent, WindowOptions, WindowSource, run_window
 from ..plan import Source, resolve_source
 from ..playlist import TOLERANCE, Gap, InitSection, Segment, Selection
-from ..times import NS_PER_S, format_iso
-from ..window import Window, iso_seconds
-from .index import ArchivedSegment, build_index, build_manifest, manifest_key, record_id
-from .store import JSON_TYPE, M3U8_TYPE, TS_TYPE, ObjectInfo, ObjectStore, crc64
-from .template import (
-    DEFAULT_INDEX_TEMPLATE,
-    DEFAULT_SEGMENT_TEMPLATE,
-    KeyTemplate,
-    named_by_form,
-)
+from ..window import iso_seconds
+from .committed import committed, finished_result, list_folders
+from .destination import JSON_TYPE, M3U8_TYPE, TS_TYPE, ObjectInfo, ObjectStore
+from .index import ArchivedSegment, build_index, build_manifest, manifest_key
+from .model import ArchiveJob, ArchiveProgress, JobResult, index_key_of
+from .store import crc64
+from .template import KeyTemplate, named_by_form
 
 __all__ = [
     "ArchiveJob",
@@ -61,67 +57,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-Status = Literal["ok", "failed"]
-
 # A window ending less than this before now may still be filling in at the origin.
 LIVE_EDGE_MARGIN = 120.0
-
-
-@dataclass(frozen=True)
-class ArchiveJob:
-    """One stream and window to archive, and where to. ``start``/``end`` are ns since the epoch.
-
-    ``bucket`` and ``endpoint`` may be left empty in a jobs file and given once for all
-    jobs (see :meth:`with_defaults`).
-    """
-
-    domain: str
-    app: str
-    stream: str
-    start: int
-    end: int
-    bucket: str = ""
-    endpoint: str = ""
-    template: str = DEFAULT_SEGMENT_TEMPLATE
-    index_template: str = DEFAULT_INDEX_TEMPLATE
-
-    def __post_init__(self) -> None:
-        for name in ("domain", "app", "stream"):
-            if not getattr(self, name):
-                raise UsageError(f"an archive job needs a {name}", field=name)
-        Window(self.start, self.end)  # integer ns, end after start: checked once, here
-
-    @property
-    def job_id(self) -> str:
-        """Stable for the same stream, window, destination and layout: a job's identity
-        for re-runs, reports and distributed task keys."""
-        ident = json.dumps([self.domain, self.app, self.stream, self.start, self.end,
-                            self.bucket, self.endpoint, self.template, self.index_template])
-        digest = hashlib.sha256(ident.encode()).hexdigest()[:12]
-        return f"{self.app}/{self.stream}@{self.start // NS_PER_S}-{self.end // NS_PER_S}#{digest}"
-
-    @property
-    def window(self) -> Window:
-        return Window(self.start, self.end)
-
-    @property
-    def record_id(self) -> str:
-        return record_id(self.domain, self.app, self.stream, self.start, self.end)
-
-    def with_defaults(self, *, bucket: str = "", endpoint: str = "", template: str = "",
-                      index_template: str = "") -> ArchiveJob:
-        """Fill the destination fields a jobs file left empty."""
-        return replace(
-            self, bucket=self.bucket or bucket, endpoint=self.endpoint or endpoint,
-            template=template if template and self.template == DEFAULT_SEGMENT_TEMPLATE else self.template,
-            index_template=(index_template if index_template
-                            and self.index_template == DEFAULT_INDEX_TEMPLATE else self.index_template))
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["start"] = format_iso(self.start)
-        d["end"] = format_iso(self.end)
-        return d
 
 
 @dataclass(frozen=True)
@@ -141,74 +78,6 @@ class ArchiveOptions:
     edge: EdgePolicy | None = None
 
 
-@dataclass(frozen=True)
-class ArchiveProgress:
-    """A progress event of one job: plan, skip, upload, retry, gap, commit, done or failed."""
-
-    kind: str
-    job_id: str
-    segments_done: int
-    segments_total: int
-    uploaded: int
-    skipped: int
-    bytes: int
-    elapsed: float
-    detail: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"event": self.kind, "job": self.job_id, "segments_done": self.segments_done,
-                "segments_total": self.segments_total, "uploaded": self.uploaded,
-                "skipped": self.skipped, "bytes": self.bytes, "elapsed": round(self.elapsed, 3),
-                **({"detail": self.detail} if self.detail else {})}
-
-
-@dataclass(frozen=True)
-class JobResult:
-    """What a job did: its status, counts, gaps, and the index it committed (or its error)."""
-
-    job: ArchiveJob
-    status: Status
-    segments: int = 0
-    uploaded: int = 0
-    skipped: int = 0
-    bytes: int = 0
-    duration: float = 0.0
-    gaps: tuple[dict[str, Any], ...] = ()
-    index_key: str | None = None
-    manifest_key: str | None = None
-    more_index_keys: tuple[str, ...] = ()  # server-side windows over four days: one per piece
-    complete_before: bool = False
-    elapsed: float = 0.0
-    error: dict[str, Any] | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "ok"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "job_id": self.job.job_id, "status": self.status,
-            "domain": self.job.domain, "app": self.job.app, "stream": self.job.stream,
-            "start": format_iso(self.job.start), "end": format_iso(self.job.end),
-            "bucket": self.job.bucket, "record_id": self.job.record_id,
-            "segments": self.segments, "uploaded": self.uploaded, "skipped": self.skipped,
-            "bytes": self.bytes, "duration": round(self.duration, 3), "gaps": list(self.gaps),
-            "index_key": self.index_key, "manifest_key": self.manifest_key,
-            **({"more_index_keys": list(self.more_index_keys)} if self.more_index_keys else {}),
-            "already_complete": self.complete_before, "elapsed": round(self.elapsed, 3),
-            "error": self.error, "job": self.job.to_dict(),
-        }
-
-
-def _list_folders(store: ObjectStore, keys: list[str]) -> dict[str, ObjectInfo]:
-    """What the store has in the keys' folders: one LIST per distinct folder (a window has
-    one or two, by day), never a broader prefix that would list the stream's whole past."""
-    out: dict[str, ObjectInfo] = {}
-    for folder in sorted({k[: k.rfind("/") + 1] for k in keys}):
-        out.update(store.list(folder))
-    return out
-
-
 def _probe_size(data: bytes) -> tuple[int | None, int | None]:
     """Width and height of the first video stream of a TS segment, read with PyAV."""
     import av
@@ -225,39 +94,17 @@ def _probe_size(data: bytes) -> tuple[int | None, int | None]:
 
 async def _committed(store: ObjectStore, job: ArchiveJob, index_key: str,
                      verify: bool) -> dict[str, Any] | None:
-    """The manifest of a finished archive of this job, if every object it names is intact."""
-    if await asyncio.to_thread(store.head, index_key) is None:
+    """The manifest of a finished archive of this job, if every object it names is intact
+    (``verify``: with its CRC-64 too, one HEAD each)."""
+    found = await asyncio.to_thread(committed, store, job, index_key)
+    if found is None:
         return None
-    try:
-        manifest = json.loads(await asyncio.to_thread(store.get, manifest_key(index_key)))
-        segs = [ArchivedSegment.from_dict(d) for d in manifest["Segments"]]
-    except (StoreError, ValueError, KeyError, TypeError) as exc:
-        log.warning("%s: index present but its manifest is unreadable (%s); archiving again",
-                    job.job_id, exc)
-        return None
-    if manifest.get("RecordId") != job.record_id or manifest.get("SegmentTemplate") != job.template:
-        return None
-    if manifest.get("Retry"):
-        return None  # segments that were gone, or not yet there, may be there now
-    # The index must be this manifest's: a run killed between writing a new manifest and
-    # its index leaves the old index, which must not pass for the new archive.
-    try:
-        index = (await asyncio.to_thread(store.get, index_key)).decode("utf-8", "replace")
-    except StoreError:
-        return None
-    if index != build_index(segs, index_key):
-        return None
-    listing = await asyncio.to_thread(_list_folders, store, [s.key for s in segs])
-    for s in segs:
-        have = listing.get(s.key)
-        if have is None or have.size != s.size:
-            return None
+    manifest, segs = found
     if verify:
         heads = await asyncio.gather(*(asyncio.to_thread(store.head, s.key) for s in segs))
         if any(h is None or h.crc64 != s.crc64 for h, s in zip(heads, segs, strict=True)):
             return None
-    result: dict[str, Any] = manifest
-    return result
+    return manifest
 
 
 async def archive_job(job: ArchiveJob, store: ObjectStore, options: ArchiveOptions | None = None,
@@ -271,11 +118,7 @@ async def archive_job(job: ArchiveJob, store: ObjectStore, options: ArchiveOptio
     began = time.monotonic()
     opts = options or ArchiveOptions()
     seg_template = KeyTemplate(job.template).require_per_segment("template")
-    idx_template = KeyTemplate(job.index_template)
-    index_key = idx_template.render(domain=job.domain, app=job.app, stream=job.stream,
-                                    start=job.window.start_s, end=job.window.end_s)
-    if not index_key.endswith(".m3u8"):
-        raise UsageError(f"the index key {index_key!r} must end in .m3u8", field="index_template")
+    index_key = index_key_of(job)
     counts = {"done": 0, "total": 0, "uploaded": 0, "skipped": 0, "bytes": 0}
 
     def emit(kind: str, detail: str = "") -> None:
@@ -291,11 +134,7 @@ async def archive_job(job: ArchiveJob, store: ObjectStore, options: ArchiveOptio
                 n = len(manifest["Segments"])
                 counts.update(done=n, total=n, skipped=n)
                 emit("done", "already archived")
-                return JobResult(job, "ok", segments=n, skipped=n, bytes=0,
-                                 duration=float(manifest.get("Duration", 0.0)),
-                                 gaps=tuple(manifest.get("Gaps", [])), index_key=index_key,
-                                 manifest_key=manifest_key(index_key), complete_before=True,
-                                 elapsed=time.monotonic() - began)
+                return finished_result(job, manifest, index_key, time.monotonic() - began)
         result = await _run(job, store, opts, seg_template, index_key, counts, emit)
         emit("done", index_key)
         return replace(result, elapsed=time.monotonic() - began)
@@ -347,7 +186,7 @@ class UploadSink:
             raise UsageError(f"template {job.template!r} gives two segments the same key; "
                              "include {UnixTimestamp} and {Sequence}", field="template")
         self.counts["total"] = len(selection.segments)
-        self.existing = await asyncio.to_thread(_list_folders, self.store,
+        self.existing = await asyncio.to_thread(list_folders, self.store,
                                                 list(self.keys.values()))
 
     async def write(self, piece: Fetched) -> None:

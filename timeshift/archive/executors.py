@@ -22,47 +22,18 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any
-
-from oss2.utils import is_valid_bucket_name
 
 from ..errors import TimeshiftError, UsageError
 from ..redact import redact
 from ..retry import RetryPolicy
 from .archiver import ArchiveJob, ArchiveOptions, ArchiveProgress, JobResult, archive_job
-from .store import ObjectStore, OssStore, oss_credentials
-from .template import KeyTemplate
+from .destination import ObjectStore, StoreSpec, check_jobs, oss_credentials
+from .model import summary
 
 __all__ = ["StoreSpec", "parse_executor", "run_jobs", "run_one", "summary", "task_key"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class StoreSpec:
-    """How to open a job's bucket; picklable, holds no secret (credentials come from the
-    environment of whichever machine runs the job)."""
-
-    region: str | None = None
-    signing: str = "v1"
-
-    def check(self, job: ArchiveJob) -> None:
-        """Refuse, before anything runs, a job that could never reach its bucket.
-
-        Raises:
-            UsageError: no bucket or endpoint, or a bucket name OSS would refuse.
-        """
-        if not job.bucket or not job.endpoint:
-            raise UsageError(f"job {job.job_id} has no bucket or endpoint; give --bucket and "
-                             "--endpoint", field="bucket")
-        if not is_valid_bucket_name(job.bucket):
-            raise UsageError(f"{job.bucket!r} is not a valid bucket name (3-63 characters: "
-                             "lower-case letters, digits, hyphens)", field="bucket")
-
-    def open(self, job: ArchiveJob) -> ObjectStore:
-        self.check(job)
-        return OssStore(job.endpoint, job.bucket, region=self.region, signing=self.signing)
 
 
 def parse_executor(text: str) -> tuple[str, str | None]:
@@ -210,14 +181,7 @@ def run_jobs(jobs: Sequence[ArchiveJob], *, options: ArchiveOptions | None = Non
     opts = options or ArchiveOptions()
     spec = store or StoreSpec()
     unique = list({j.job_id: j for j in jobs}.values())
-    for job in unique:  # bad input fails the batch up front, not job by job
-        spec.check(job)
-        KeyTemplate(job.template).require_per_segment("template")
-        index_key = KeyTemplate(job.index_template).render(
-            domain=job.domain, app=job.app, stream=job.stream, start=job.window.start_s,
-            end=job.window.end_s)
-        if not index_key.endswith(".m3u8"):
-            raise UsageError(f"the index key {index_key!r} must end in .m3u8", field="index_template")
+    check_jobs(unique, spec)  # bad input fails the batch up front, not job by job
     if kind == "local" and unique:
         oss_credentials()  # missing credentials are bad input here; Dask workers have their own
     began = time.monotonic()
@@ -229,17 +193,3 @@ def run_jobs(jobs: Sequence[ArchiveJob], *, options: ArchiveOptions | None = Non
                             on_result)
     log.debug("%d job(s) in %.1f s", len(unique), time.monotonic() - began)
     return results
-
-
-def summary(results: Sequence[JobResult]) -> dict[str, Any]:
-    """Totals over a batch, for the report."""
-    return {
-        "jobs": len(results),
-        "ok": sum(r.ok for r in results),
-        "failed": sum(not r.ok for r in results),
-        "segments": sum(r.segments for r in results),
-        "uploaded": sum(r.uploaded for r in results),
-        "skipped": sum(r.skipped for r in results),
-        "bytes": sum(r.bytes for r in results),
-        "gaps": sum(len(r.gaps) for r in results),
-    }

@@ -14,14 +14,16 @@ import io
 import json
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import UsageError
-from ..openapi.live import PublishInfo
 from ..times import NS_PER_S, parse_time
 from ..window import Window
-from .archiver import ArchiveJob
+from .model import ArchiveJob
 from .template import DEFAULT_INDEX_TEMPLATE, DEFAULT_SEGMENT_TEMPLATE
+
+if TYPE_CHECKING:
+    from ..openapi.live import PublishInfo
 
 __all__ = ["jobs_from_publish_list", "load_jobs", "parse_jobs"]
 

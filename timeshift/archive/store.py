@@ -24,11 +24,9 @@ Errors from oss2 are translated once, here, into :class:`~timeshift.errors.Store
 from __future__ import annotations
 
 import logging
-import os
 import time
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 import fastcrc
 import oss2
@@ -38,19 +36,23 @@ from requests.adapters import HTTPAdapter
 
 from ..capped import AnswerTooLarge, CappedBody, UnsupportedEncoding
 from ..errors import StoreError, UsageError
-from ..openapi.credentials import Credentials, resolve_credentials
+from ..openapi.credentials import Credentials
 from ..retry import RetryPolicy
+from .destination import (
+    JSON_TYPE,
+    M3U8_TYPE,
+    TS_TYPE,
+    ObjectInfo,
+    ObjectStore,
+    oss_credentials,
+)
 
-__all__ = ["ObjectInfo", "ObjectStore", "OssStore", "crc64", "oss_credentials"]
+__all__ = ["JSON_TYPE", "M3U8_TYPE", "TS_TYPE", "ObjectInfo", "ObjectStore", "OssStore", "crc64",
+           "oss_credentials"]
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-TS_TYPE = "video/MP2T"
-M3U8_TYPE = "application/vnd.apple.mpegurl"
-JSON_TYPE = "application/json"
-
 
 def crc64(data: bytes) -> int:
     """CRC-64/XZ (ECMA-182), as OSS reports it in ``x-oss-hash-crc64ecma``.
@@ -60,55 +62,6 @@ def crc64(data: bytes) -> int:
     archive's largest CPU item after the HTTP itself.
     """
     return fastcrc.crc64.xz(data)
-
-
-@dataclass(frozen=True)
-class ObjectInfo:
-    """What the store says of an object. ``crc64`` is known from HEAD and PUT, not from LIST."""
-
-    key: str
-    size: int
-    etag: str | None = None
-    crc64: int | None = None
-
-
-class ObjectStore(Protocol):
-    """The operations an archive needs from a bucket."""
-
-    bucket: str
-    endpoint: str
-
-    def list(self, prefix: str) -> dict[str, ObjectInfo]: ...
-
-    def head(self, key: str) -> ObjectInfo | None: ...
-
-    def put(self, key: str, data: bytes, content_type: str) -> ObjectInfo: ...
-
-    def get(self, key: str) -> bytes: ...
-
-    def delete(self, key: str) -> None: ...
-
-    def presign(self, key: str, expires: int = 3600, *, hls: bool = False) -> str: ...
-
-
-def oss_credentials(env: Mapping[str, str] | None = None) -> Credentials:
-    """``OSS_ACCESS_KEY_ID``/``OSS_ACCESS_KEY_SECRET``/``OSS_SESSION_TOKEN`` (what OSS tools
-    read), else the Alibaba Cloud chain (environment, credentials file, CLI config).
-
-    Raises:
-        UsageError: no credentials anywhere.
-    """
-    environ = os.environ if env is None else env
-    ak, secret = environ.get("OSS_ACCESS_KEY_ID"), environ.get("OSS_ACCESS_KEY_SECRET")
-    if ak or secret:
-        return Credentials(ak or "", secret or "", environ.get("OSS_SESSION_TOKEN") or None,
-                           source="environment (OSS_*)")
-    try:
-        return resolve_credentials(env=environ)
-    except UsageError:
-        raise UsageError("no OSS credentials: set OSS_ACCESS_KEY_ID and OSS_ACCESS_KEY_SECRET "
-                         "(or ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET, or a profile in "
-                         "~/.alibabacloud/credentials)") from None
 
 
 STORE_RETRY = RetryPolicy(retries=6, backoff=0.2, max_backoff=8.0, deadline=600.0)

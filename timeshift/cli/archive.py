@@ -15,6 +15,7 @@ from .options import (
     add_limit_options,
     add_signing_options,
     add_stream_options,
+    check_limit_args,
     fetch_options_from_args,
     live_client,
     parse_time_option,
@@ -76,27 +77,85 @@ def _archive_jobs(args: argparse.Namespace) -> list[Any]:
 
 def _edge_policy(wait: str | None) -> Any:
     """--wait: None (not given), "" (given bare: the default bound) or a duration."""
-    from ..edge import EdgePolicy
-
     if wait is None:
         return None
+    from ..edge import EdgePolicy  # only here: it loads the playlist module and m3u8
     try:
         return EdgePolicy(wait=parse_duration(wait) / NS_PER_S if wait else None)
     except UsageError as exc:
         raise exc.with_option("--wait") from None
 
 
-def cmd_archive(args: argparse.Namespace) -> int:
-    from ..archive import ArchiveOptions, StoreSpec, run_jobs, summary
-
-    jobs = _archive_jobs(args)
+def _check_counts(args: argparse.Namespace) -> None:
     if not 1 <= args.segment_concurrency <= 256:
         raise UsageError("expected 1 to 256", option="--segment-concurrency")
     if not 1 <= args.uploads <= 64:
         raise UsageError("expected 1 to 64", option="--uploads")
+
+
+def _checked_args(args: argparse.Namespace, jobs: list[Any], spec: Any) -> tuple[Any, Any]:
+    """Every flag and job of a copy checked before anything runs (bad input: exit 2);
+    returns the --wait policy and the URL signer."""
+    from ..archive.destination import check_jobs
+
+    _check_counts(args)
+    check_limit_args(args)
+    signer = signer_from_args(args)
+    edge = _edge_policy(args.wait)
+    if edge is not None:
+        from ..edge import check_horizon
+        from ..times import now_ns
+
+        for j in jobs:
+            check_horizon(j.start, j.end, now_ns(), edge.horizon)
+    check_jobs(jobs, spec)
+    return edge, signer
+
+
+def _run_copies(args: argparse.Namespace, jobs: list[Any], spec: Any,
+                progress: ArchiveProgress) -> list[Any]:
+    """Copy the jobs' windows; a re-run first asks the bucket which jobs are finished,
+    through a light reader (no oss2, aiohttp or PyAV), and runs only the others."""
+    from ..archive.destination import oss_credentials
+
+    jobs = list({j.job_id: j for j in jobs}.values())
+    edge, signer = _checked_args(args, jobs, spec)
+    finished: dict[str, Any] = {}
+    if args.executor == "local" and jobs:
+        oss_credentials()  # missing credentials are bad input (Dask workers have their own)
+        if not (args.force or args.verify):
+            from ..archive.committed import confirm_finished
+
+            finished = confirm_finished(jobs, spec, concurrency=args.concurrency,
+                                        progress=progress)
+            for r in finished.values():
+                progress.job_done(r)
+    rest = [j for j in jobs if j.job_id not in finished]
+    ran: dict[str, Any] = {}
+    if rest:
+        from ..archive import ArchiveOptions, run_jobs
+
+        options = ArchiveOptions(
+            scheme=args.scheme, signer=signer,
+            allowed_hosts=tuple(args.allow_host),
+            fetch=fetch_options_from_args(args, args.segment_concurrency), uploads=args.uploads,
+            cache_dir=args.cache_dir, verify=args.verify, force=args.force, edge=edge)
+        ran = {r.job.job_id: r for r in run_jobs(
+            rest, options=options, executor=args.executor, concurrency=args.concurrency,
+            attempts=args.attempts, store=spec, progress=progress,
+            on_result=progress.job_done)}
+    return [finished.get(j.job_id) or ran[j.job_id] for j in jobs]
+
+
+def cmd_archive(args: argparse.Namespace) -> int:
+    from ..archive.destination import StoreSpec
+    from ..archive.model import summary
+
+    jobs = _archive_jobs(args)
     spec = StoreSpec(region=args.oss_region, signing=args.oss_signing)
     progress = ArchiveProgress(args.progress, len(jobs))
     if args.server_side:
+        _check_counts(args)
         for j in jobs:
             spec.check(j)
         from ..archive.serverside import archive_server_side
@@ -108,20 +167,7 @@ def cmd_archive(args: argparse.Namespace) -> int:
             results.append(archive_server_side(j, live, spec.open(j)))
             progress.job_done(results[-1])
     else:
-        options = ArchiveOptions(
-            scheme=args.scheme, signer=signer_from_args(args), allowed_hosts=tuple(args.allow_host),
-            fetch=fetch_options_from_args(args, args.segment_concurrency), uploads=args.uploads,
-            cache_dir=args.cache_dir, verify=args.verify, force=args.force,
-            edge=_edge_policy(args.wait))
-        if options.edge is not None:  # every job checked before any runs
-            from ..edge import check_horizon
-            from ..times import now_ns
-
-            for j in jobs:
-                check_horizon(j.start, j.end, now_ns(), options.edge.horizon)
-        results = run_jobs(jobs, options=options, executor=args.executor,
-                           concurrency=args.concurrency, attempts=args.attempts, store=spec,
-                           progress=progress, on_result=progress.job_done)
+        results = _run_copies(args, jobs, spec, progress)
     totals = summary(results)
     report = {"summary": totals, "jobs": [r.to_dict() for r in results]}
     if args.report:

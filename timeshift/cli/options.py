@@ -191,10 +191,13 @@ def add_limit_options(p: argparse.ArgumentParser) -> None:
                    help="refuse a playlist listing more segments (default 100000)")
 
 
-def fetch_options_from_args(args: argparse.Namespace, concurrency: int) -> Any:
-    """FetchOptions from the shared limit flags (each checked, named by its flag)."""
-    from ..fetch import FetchOptions
+def check_limit_args(args: argparse.Namespace) -> None:
+    """The shared limit flags, each checked and named by its flag (without importing the
+    fetcher: a re-run of finished archives checks them and fetches nothing).
 
+    Raises:
+        UsageError: a flag out of range.
+    """
     checks = (("--max-segment-size", args.max_segment_size > 0),
               ("--max-in-flight", args.max_in_flight > 0),
               ("--min-rate", args.min_rate >= 0),
@@ -204,6 +207,13 @@ def fetch_options_from_args(args: argparse.Namespace, concurrency: int) -> Any:
     for flag, ok in checks:
         if not ok:
             raise UsageError("expected a positive number", option=flag)
+
+
+def fetch_options_from_args(args: argparse.Namespace, concurrency: int) -> Any:
+    """FetchOptions from the shared limit flags (each checked, named by its flag)."""
+    from ..fetch import FetchOptions
+
+    check_limit_args(args)
     return FetchOptions(concurrency=concurrency,
                         max_segment_bytes=int(args.max_segment_size * MIB),
                         max_bytes_in_flight=int(args.max_in_flight * MIB),
