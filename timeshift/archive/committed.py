@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..errors import StoreError
+from ..openapi.credentials import Credentials
 from .destination import ObjectInfo, ReadableStore, StoreSpec, oss_credentials
 from .index import ArchivedSegment, build_index, manifest_key
 from .model import ArchiveJob, ArchiveProgress, JobResult, index_key_of
@@ -97,12 +98,12 @@ def done_event(result: JobResult) -> ArchiveProgress:
                            "already archived")
 
 
-def _confirm(job: ArchiveJob) -> JobResult | None:
+def _confirm(job: ArchiveJob, credentials: Credentials) -> JobResult | None:
     from .ossread import OssReader
 
     began = time.monotonic()
     index_key = index_key_of(job)
-    reader = OssReader(job.endpoint, job.bucket, oss_credentials())
+    reader = OssReader(job.endpoint, job.bucket, credentials)
     try:
         found = committed(reader, job, index_key, warn=False)
     except Exception as exc:  # noqa: BLE001  whatever it is, the ordinary way decides
@@ -117,26 +118,30 @@ def _confirm(job: ArchiveJob) -> JobResult | None:
 
 def confirm_finished(jobs: Sequence[ArchiveJob], spec: StoreSpec, *, concurrency: int = 2,
                      progress: Callable[[ArchiveProgress], None] | None = None,
-                     ) -> dict[str, JobResult]:
+                     credentials: Credentials | None = None) -> dict[str, JobResult]:
     """The jobs (by ``job_id``) whose archives the bucket shows finished, each confirmed with
     :func:`committed` through the light reader; jobs missing from the answer were not
     confirmed (unfinished, damaged, unreachable, or a store the light reader does not do:
     V4 signing, a proxy) and must be run the ordinary way, which checks again.
 
-    Jobs must have passed :func:`~timeshift.archive.destination.check_jobs`, and the
-    OSS credentials must be there (:func:`oss_credentials`).
+    Jobs must have passed :func:`~timeshift.archive.destination.check_jobs`.
+    ``credentials``: the OSS key, else :func:`oss_credentials` (the environment, ...).
+
+    Raises:
+        UsageError: no credentials given or found.
     """
     from .ossread import proxy_configured
 
     if spec.signing != "v1" or proxy_configured() or not jobs:
         return {}
+    cred = credentials or oss_credentials()
     if len(jobs) == 1 or concurrency <= 1:
-        found = [_confirm(j) for j in jobs]
+        found = [_confirm(j, cred) for j in jobs]
     else:
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(max_workers=min(concurrency, len(jobs))) as pool:
-            found = list(pool.map(_confirm, jobs))
+            found = list(pool.map(lambda j: _confirm(j, cred), jobs))
     done = {r.job.job_id: r for r in found if r is not None}
     if progress is not None:
         for r in done.values():
