@@ -144,7 +144,8 @@ def test_committed_reads_through_the_light_reader(origin: OriginServer, oss: Oss
     index = store.get(key)
     store.put(key, index.replace(b"#EXT-X-ENDLIST\n", b""), "application/vnd.apple.mpegurl")
     assert committed(reader, job, key) is None
-    assert confirm_finished([job], StoreSpec(), concurrency=1, credentials=CRED) == {}
+    asked = confirm_finished([job], StoreSpec(), concurrency=1, credentials=CRED)
+    assert not asked.finished and asked.unfinished == {job.job_id}
     store.put(key, index, "application/vnd.apple.mpegurl")
     assert committed(reader, job, key) is not None
 
@@ -154,13 +155,18 @@ def test_committed_reads_through_the_light_reader(origin: OriginServer, oss: Oss
     store.put(seg, data + b"\0", "video/MP2T")
     assert committed(reader, job, key) is None
     store.put(seg, data, "video/MP2T")
-    assert set(confirm_finished([job], StoreSpec(), concurrency=1, credentials=CRED)) == {job.job_id}
+    assert set(confirm_finished([job], StoreSpec(), concurrency=1,
+                                credentials=CRED).finished) == {job.job_id}
     # Several jobs at once (one thread each): only the finished one is confirmed.
-    assert set(confirm_finished([other, job], StoreSpec(), concurrency=2,
-                                credentials=CRED)) == {job.job_id}
-    # V4 signing is not the light reader's: the ordinary path decides.
-    assert confirm_finished([job], StoreSpec(region="cn-hangzhou", signing="v4"),
-                            credentials=CRED) == {}
+    asked = confirm_finished([other, job], StoreSpec(), concurrency=2, credentials=CRED)
+    assert set(asked.finished) == {job.job_id} and asked.unfinished == {other.job_id}
+    # V4 signing is not the light reader's: nothing is said, the ordinary path decides.
+    asked = confirm_finished([job], StoreSpec(region="cn-hangzhou", signing="v4"),
+                             credentials=CRED)
+    assert not asked.finished and not asked.unfinished
+    # A bucket that refuses the key: nothing is said either.
+    asked = confirm_finished([job], StoreSpec(), credentials=Credentials("testid", "nope"))
+    assert not asked.finished and not asked.unfinished
     reader.close()
 
 

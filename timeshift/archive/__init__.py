@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .archiver import ArchiveOptions, archive_job
-    from .destination import ObjectInfo, ObjectStore, StoreSpec, oss_credentials
+    from .destination import ObjectInfo, ObjectStore, StoreSpec, crc64, oss_credentials
     from .executors import run_jobs, run_one
     from .index import ArchivedSegment, build_index, build_manifest, manifest_key, record_id
     from .jobs import jobs_from_publish_list, load_jobs, parse_jobs
     from .model import ArchiveJob, ArchiveProgress, JobResult, summary
-    from .store import OssStore, crc64
+    from .store import OssStore
     from .template import (
         DEFAULT_INDEX_TEMPLATE,
         DEFAULT_SEGMENT_TEMPLATE,
@@ -36,7 +36,7 @@ _WHERE = {
     "manifest_key": "index", "record_id": "index",
     "jobs_from_publish_list": "jobs", "load_jobs": "jobs", "parse_jobs": "jobs",
     "ArchiveJob": "model", "ArchiveProgress": "model", "JobResult": "model",
-    "OssStore": "store", "crc64": "store",
+    "OssStore": "store", "crc64": "destination",
     "DEFAULT_INDEX_TEMPLATE": "template", "DEFAULT_SEGMENT_TEMPLATE": "template",
     "KeyTemplate": "template", "validate_key": "template",
 }

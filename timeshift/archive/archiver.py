@@ -41,10 +41,9 @@ from ..plan import Source, resolve_source
 from ..playlist import TOLERANCE, Gap, InitSection, Segment, Selection
 from ..window import iso_seconds
 from .committed import committed, finished_result, list_folders
-from .destination import JSON_TYPE, M3U8_TYPE, TS_TYPE, ObjectInfo, ObjectStore
+from .destination import JSON_TYPE, M3U8_TYPE, TS_TYPE, ObjectInfo, ObjectStore, crc64
 from .index import ArchivedSegment, build_index, build_manifest, manifest_key
 from .model import ArchiveJob, ArchiveProgress, JobResult, index_key_of
-from .store import crc64
 from .template import KeyTemplate, named_by_form
 
 __all__ = [
@@ -158,7 +157,7 @@ class UploadSink:
         self.job, self.store, self.opts, self.template = job, store, opts, template
         self.index_key, self.counts, self.emit = index_key, counts, emit
         self.keys: dict[int, str] = {}
-        self.existing: dict[str, ObjectInfo] = {}
+        self.existing: asyncio.Future[dict[str, ObjectInfo]] | None = None
         self.archived: list[ArchivedSegment] = []
         # Every upload task is kept until the end and its result read: a failed upload must
         # fail the job before anything is committed.
@@ -186,8 +185,10 @@ class UploadSink:
             raise UsageError(f"template {job.template!r} gives two segments the same key; "
                              "include {UnixTimestamp} and {Sequence}", field="template")
         self.counts["total"] = len(selection.segments)
-        self.existing = await asyncio.to_thread(list_folders, self.store,
-                                                list(self.keys.values()))
+        # What the bucket has, listed while the first segments download: every upload
+        # waits for the listing before it decides (skip or put).
+        self.existing = asyncio.ensure_future(asyncio.to_thread(
+            list_folders, self.store, list(self.keys.values())))
 
     async def write(self, piece: Fetched) -> None:
         seg, data = piece.segment, piece.data
@@ -221,9 +222,12 @@ class UploadSink:
                 self._upload(ikey, data, crc64(data), "video/mp4")))
         return self.init_keys[seg.init]
 
+    async def _listing(self) -> dict[str, ObjectInfo]:
+        return {} if self.existing is None else await self.existing
+
     async def _upload(self, key: str, data: bytes, crc: int, kind: str = TS_TYPE) -> None:
         try:
-            have = self.existing.get(key)
+            have = (await self._listing()).get(key)
             if have is not None and have.size == len(data):
                 head = await asyncio.to_thread(self.store.head, key)
                 if head is not None and head.crc64 == crc:
@@ -242,12 +246,16 @@ class UploadSink:
 
     async def abort(self) -> None:
         await self.cmaf.aclose()
-        for t in self.uploads:
+        pending: list[asyncio.Future[Any]] = [*self.uploads]
+        if self.existing is not None:
+            pending.append(self.existing)
+        for t in pending:
             t.cancel()
-        await asyncio.gather(*self.uploads, return_exceptions=True)
+        await asyncio.gather(*pending, return_exceptions=True)
 
     async def finish(self, final: Selection) -> JobResult:
         await self.cmaf.aclose()
+        await self._listing()
         await asyncio.gather(*self.uploads)
         job, archived, index_key = self.job, self.archived, self.index_key
         # Worth another run later: segments that were gone (404) may come back, and a window

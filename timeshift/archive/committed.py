@@ -19,7 +19,8 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import StoreError
@@ -28,7 +29,7 @@ from .destination import ObjectInfo, ReadableStore, StoreSpec, oss_credentials
 from .index import ArchivedSegment, build_index, manifest_key
 from .model import ArchiveJob, ArchiveProgress, JobResult, index_key_of
 
-__all__ = ["committed", "confirm_finished", "finished_result", "list_folders"]
+__all__ = ["Confirmation", "committed", "confirm_finished", "finished_result", "list_folders"]
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +99,19 @@ def done_event(result: JobResult) -> ArchiveProgress:
                            "already archived")
 
 
-def _confirm(job: ArchiveJob, credentials: Credentials) -> JobResult | None:
+@dataclass(frozen=True)
+class Confirmation:
+    """What the bucket said of each job: ``finished`` (by job id, with its result);
+    ``unfinished``, the ids of jobs it answered for and does not hold all of; any other
+    job could not be asked (see :func:`confirm_finished`)."""
+
+    finished: Mapping[str, JobResult] = field(default_factory=dict)
+    unfinished: frozenset[str] = frozenset()
+
+
+def _confirm(job: ArchiveJob, credentials: Credentials) -> JobResult | bool:
+    """The job's result if the bucket holds it finished, False if it does not, True if
+    that could not be found out."""
     from .ossread import OssReader
 
     began = time.monotonic()
@@ -108,21 +121,21 @@ def _confirm(job: ArchiveJob, credentials: Credentials) -> JobResult | None:
         found = committed(reader, job, index_key, warn=False)
     except Exception as exc:  # noqa: BLE001  whatever it is, the ordinary way decides
         log.debug("%s: not confirmed finished (%s: %s)", job.job_id, type(exc).__name__, exc)
-        return None
+        return True
     finally:
         reader.close()
     if found is None:
-        return None
+        return False
     return finished_result(job, found[0], index_key, time.monotonic() - began)
 
 
 def confirm_finished(jobs: Sequence[ArchiveJob], spec: StoreSpec, *, concurrency: int = 2,
                      progress: Callable[[ArchiveProgress], None] | None = None,
-                     credentials: Credentials | None = None) -> dict[str, JobResult]:
-    """The jobs (by ``job_id``) whose archives the bucket shows finished, each confirmed with
-    :func:`committed` through the light reader; jobs missing from the answer were not
-    confirmed (unfinished, damaged, unreachable, or a store the light reader does not do:
-    V4 signing, a proxy) and must be run the ordinary way, which checks again.
+                     credentials: Credentials | None = None) -> Confirmation:
+    """Which jobs' archives the bucket shows finished, each asked with :func:`committed`
+    through the light reader. Jobs not in ``finished`` must be run the ordinary way; those
+    in neither set could not be asked (unreachable, refused, or a store the light reader
+    does not do: V4 signing, a proxy) and are checked again there.
 
     Jobs must have passed :func:`~timeshift.archive.destination.check_jobs`.
     ``credentials``: the OSS key, else :func:`oss_credentials` (the environment, ...).
@@ -133,7 +146,7 @@ def confirm_finished(jobs: Sequence[ArchiveJob], spec: StoreSpec, *, concurrency
     from .ossread import proxy_configured
 
     if spec.signing != "v1" or proxy_configured() or not jobs:
-        return {}
+        return Confirmation()
     cred = credentials or oss_credentials()
     if len(jobs) == 1 or concurrency <= 1:
         found = [_confirm(j, cred) for j in jobs]
@@ -142,8 +155,9 @@ def confirm_finished(jobs: Sequence[ArchiveJob], spec: StoreSpec, *, concurrency
 
         with ThreadPoolExecutor(max_workers=min(concurrency, len(jobs))) as pool:
             found = list(pool.map(lambda j: _confirm(j, cred), jobs))
-    done = {r.job.job_id: r for r in found if r is not None}
+    done = {r.job.job_id: r for r in found if isinstance(r, JobResult)}
     if progress is not None:
         for r in done.values():
             progress(done_event(r))
-    return done
+    return Confirmation(done, frozenset(j.job_id for j, r in zip(jobs, found, strict=True)
+                                        if r is False))

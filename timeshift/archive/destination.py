@@ -13,6 +13,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+import fastcrc
+
 from ..errors import UsageError
 from ..openapi.credentials import Credentials, resolve_credentials
 
@@ -20,11 +22,27 @@ if TYPE_CHECKING:
     from .model import ArchiveJob
 
 __all__ = ["JSON_TYPE", "M3U8_TYPE", "TS_TYPE", "ObjectInfo", "ObjectStore", "ReadableStore",
-           "StoreSpec", "check_jobs", "oss_credentials", "valid_bucket_name"]
+           "StoreSpec", "check_jobs", "crc64", "https_default", "oss_credentials",
+           "valid_bucket_name"]
 
 TS_TYPE = "video/MP2T"
 M3U8_TYPE = "application/vnd.apple.mpegurl"
 JSON_TYPE = "application/json"
+
+
+def crc64(data: bytes) -> int:
+    """CRC-64/XZ (ECMA-182), as OSS reports it in ``x-oss-hash-crc64ecma``.
+
+    ``fastcrc`` (Rust, ~10 GB/s here) rather than crcmod's C extension (~0.4 GB/s, what
+    oss2 uses): every archived byte is checked, and at crcmod's speed that pass was the
+    archive's largest CPU item after the HTTP itself.
+    """
+    return fastcrc.crc64.xz(data)
+
+
+def https_default(endpoint: str) -> str:
+    """An OSS endpoint as a URL: ``https://`` unless it names its scheme."""
+    return endpoint if endpoint.startswith(("http://", "https://")) else "https://" + endpoint
 
 
 @dataclass(frozen=True)

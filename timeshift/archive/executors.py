@@ -20,15 +20,23 @@ import hashlib
 import logging
 import math
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Collection, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 from ..errors import TimeshiftError, UsageError
 from ..redact import redact
 from ..retry import RetryPolicy
 from .archiver import ArchiveJob, ArchiveOptions, ArchiveProgress, JobResult, archive_job
-from .destination import ObjectStore, StoreSpec, check_jobs, oss_credentials
+from .destination import (
+    ObjectInfo,
+    ObjectStore,
+    StoreSpec,
+    check_jobs,
+    https_default,
+    oss_credentials,
+)
 from .model import summary
 
 __all__ = ["StoreSpec", "parse_executor", "run_jobs", "run_one", "summary", "task_key"]
@@ -68,6 +76,38 @@ async def run_one(job: ArchiveJob, store: ObjectStore, options: ArchiveOptions, 
     return result
 
 
+class _Opening:
+    """A bucket whose :class:`~timeshift.archive.store.OssStore` is still being made in a
+    worker thread (importing oss2 takes ~0.2 s): each operation waits for it. A job that
+    needs the store only once its plan is made and its first segments are arriving (see
+    ``checked`` in :func:`run_jobs`) spends that time importing instead of waiting."""
+
+    def __init__(self, future: Future[ObjectStore], job: ArchiveJob) -> None:
+        self._future = future
+        self.bucket, self.endpoint = job.bucket, https_default(job.endpoint)
+
+    def _store(self) -> ObjectStore:
+        return self._future.result()
+
+    def list(self, prefix: str) -> dict[str, ObjectInfo]:
+        return self._store().list(prefix)
+
+    def head(self, key: str) -> ObjectInfo | None:
+        return self._store().head(key)
+
+    def put(self, key: str, data: bytes, content_type: str) -> ObjectInfo:
+        return self._store().put(key, data, content_type)
+
+    def get(self, key: str) -> bytes:
+        return self._store().get(key)
+
+    def delete(self, key: str) -> None:
+        self._store().delete(key)
+
+    def presign(self, key: str, expires: int = 3600, *, hls: bool = False) -> str:
+        return self._store().presign(key, expires, hls=hls)
+
+
 def _failed(job: ArchiveJob, exc: BaseException) -> JobResult:
     error = (exc.to_dict() if isinstance(exc, TimeshiftError)
              else {"error": type(exc).__name__, "message": redact(str(exc))[:500]})
@@ -77,7 +117,8 @@ def _failed(job: ArchiveJob, exc: BaseException) -> JobResult:
 async def _run_local(jobs: Sequence[ArchiveJob], spec: StoreSpec, options: ArchiveOptions,
                      concurrency: int, attempts: int,
                      progress: Callable[[ArchiveProgress], None] | None,
-                     on_result: Callable[[JobResult], None] | None) -> list[JobResult]:
+                     on_result: Callable[[JobResult], None] | None,
+                     checked: Collection[str] = ()) -> list[JobResult]:
     # oss2 is synchronous: its calls run in threads, enough for every upload in flight.
     loop = asyncio.get_running_loop()
     pool = ThreadPoolExecutor(max_workers=concurrency * (options.uploads + 2) + 4,
@@ -91,8 +132,12 @@ async def _run_local(jobs: Sequence[ArchiveJob], spec: StoreSpec, options: Archi
             try:
                 key = (job.endpoint, job.bucket)
                 if key not in stores:
-                    stores[key] = spec.open(job)
-                result = await run_one(job, stores[key], options, attempts=attempts,
+                    stores[key] = _Opening(pool.submit(spec.open, job), job)
+                # A job the caller found unfinished in the bucket a moment ago is not asked
+                # again (force): its first store operation is then the listing, which the
+                # sink makes in the background while the window is planned and fetched.
+                opts = replace(options, force=True) if job.job_id in checked else options
+                result = await run_one(job, stores[key], opts, attempts=attempts,
                                        progress=progress)
             except UsageError:
                 raise
@@ -166,11 +211,16 @@ def run_jobs(jobs: Sequence[ArchiveJob], *, options: ArchiveOptions | None = Non
              executor: str = "local", concurrency: int = 2, attempts: int = 2,
              retries: int = 2, store: StoreSpec | None = None,
              progress: Callable[[ArchiveProgress], None] | None = None,
-             on_result: Callable[[JobResult], None] | None = None) -> list[JobResult]:
+             on_result: Callable[[JobResult], None] | None = None,
+             checked: Collection[str] = ()) -> list[JobResult]:
     """Run ``jobs``; one result per distinct job, in the jobs' order (a job listed twice runs once).
 
     ``executor`` is ``local``, ``dask`` or ``dask:ADDRESS``; ``retries`` is Dask's
     (a task whose worker died); ``attempts`` counts tries of a failed job on either.
+    ``checked``: ids of jobs the caller has just found not finished in the bucket
+    (:func:`~timeshift.archive.committed.confirm_finished`); the local executor does not
+    ask again before copying them (the index is written only at the end of a copy, so
+    a failed attempt cannot have made one).
 
     Raises:
         UsageError: bad executor or concurrency.
@@ -187,7 +237,7 @@ def run_jobs(jobs: Sequence[ArchiveJob], *, options: ArchiveOptions | None = Non
     began = time.monotonic()
     if kind == "local":
         results = asyncio.run(_run_local(unique, spec, opts, concurrency, attempts, progress,
-                                         on_result))
+                                         on_result, checked))
     else:
         results = _run_dask(unique, spec, opts, address, concurrency, attempts, retries,
                             on_result)

@@ -27,7 +27,7 @@ from urllib.parse import quote, unquote, urlsplit
 from ..capped import CappedBody
 from ..errors import StoreError
 from ..openapi.credentials import Credentials
-from .destination import ObjectInfo
+from .destination import ObjectInfo, crc64, https_default
 
 __all__ = ["OssReader", "proxy_configured", "sign_v1"]
 
@@ -93,8 +93,7 @@ class OssReader:
     def __init__(self, endpoint: str, bucket: str, credentials: Credentials, *,
                  timeout: float = 10.0, page_size: int = 1000,
                  max_answer_bytes: int = MAX_ANSWER_BYTES) -> None:
-        if not endpoint.startswith(("http://", "https://")):
-            endpoint = "https://" + endpoint  # as OssStore
+        endpoint = https_default(endpoint)  # as OssStore
         parts = urlsplit(endpoint)
         if not parts.hostname:
             raise StoreError("no host in the OSS endpoint", bucket=bucket)
@@ -125,9 +124,7 @@ class OssReader:
         _ok(status, headers, self.bucket, key, "get")
         crc = headers.get("x-oss-hash-crc64ecma")
         if crc is not None:
-            import fastcrc
-
-            if not crc.isdigit() or int(crc) != fastcrc.crc64.xz(body):
+            if not crc.isdigit() or int(crc) != crc64(body):
                 raise StoreError("OSS get: the object's CRC-64 differs from the one OSS gives",
                                  code="InconsistentError", bucket=self.bucket, key=key)
         return body

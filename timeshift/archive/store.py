@@ -28,7 +28,6 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-import fastcrc
 import oss2
 import oss2.exceptions
 import requests
@@ -44,6 +43,8 @@ from .destination import (
     TS_TYPE,
     ObjectInfo,
     ObjectStore,
+    crc64,
+    https_default,
     oss_credentials,
 )
 
@@ -53,16 +54,6 @@ __all__ = ["JSON_TYPE", "M3U8_TYPE", "TS_TYPE", "ObjectInfo", "ObjectStore", "Os
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-def crc64(data: bytes) -> int:
-    """CRC-64/XZ (ECMA-182), as OSS reports it in ``x-oss-hash-crc64ecma``.
-
-    ``fastcrc`` (Rust, ~10 GB/s here) rather than crcmod's C extension (~0.4 GB/s, what
-    oss2 uses): every archived byte is checked, and at crcmod's speed that pass was the
-    archive's largest CPU item after the HTTP itself.
-    """
-    return fastcrc.crc64.xz(data)
-
 
 STORE_RETRY = RetryPolicy(retries=6, backoff=0.2, max_backoff=8.0, deadline=600.0)
 MAX_ANSWER_BYTES = 64 * 1024 * 1024
@@ -121,9 +112,7 @@ class OssStore:
                  retry: RetryPolicy | None = None, connect_timeout: float = 10.0,
                  max_answer_bytes: int = MAX_ANSWER_BYTES,
                  sleep: Callable[[float], None] = time.sleep) -> None:
-        if not endpoint.startswith(("http://", "https://")):
-            endpoint = "https://" + endpoint
-        self.endpoint = endpoint
+        self.endpoint = endpoint = https_default(endpoint)
         self.bucket = bucket
         cred = credentials or oss_credentials()
         auth: Any

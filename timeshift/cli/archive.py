@@ -121,13 +121,15 @@ def _run_copies(args: argparse.Namespace, jobs: list[Any], spec: Any,
     jobs = list({j.job_id: j for j in jobs}.values())
     edge, signer = _checked_args(args, jobs, spec)
     finished: dict[str, Any] = {}
+    unfinished: frozenset[str] = frozenset()
     if args.executor == "local" and jobs:
         oss_credentials()  # missing credentials are bad input (Dask workers have their own)
         if not (args.force or args.verify):
             from ..archive.committed import confirm_finished
 
-            finished = confirm_finished(jobs, spec, concurrency=args.concurrency,
-                                        progress=progress)
+            asked = confirm_finished(jobs, spec, concurrency=args.concurrency,
+                                     progress=progress)
+            finished, unfinished = dict(asked.finished), asked.unfinished
             for r in finished.values():
                 progress.job_done(r)
     rest = [j for j in jobs if j.job_id not in finished]
@@ -143,7 +145,7 @@ def _run_copies(args: argparse.Namespace, jobs: list[Any], spec: Any,
         ran = {r.job.job_id: r for r in run_jobs(
             rest, options=options, executor=args.executor, concurrency=args.concurrency,
             attempts=args.attempts, store=spec, progress=progress,
-            on_result=progress.job_done)}
+            on_result=progress.job_done, checked=unfinished)}
     return [finished.get(j.job_id) or ran[j.job_id] for j in jobs]
 
 
