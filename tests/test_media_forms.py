@@ -70,7 +70,8 @@ WINDOWS = [
     pytest.param(12.2, 14.0, id="end-on-a-segment-boundary"),
 ]
 
-FORMS = ["h264", "hevc", "hevc-open", "h264-open", "h264-cmaf", "hevc-cmaf"]
+FORMS = ["h264", "hevc", "hevc-open", "h264-open", "h264-cmaf", "hevc-cmaf", "h264-cmaf-open",
+         "hevc-cmaf-open"]
 
 
 def _clip(o: OriginServer, out: Path, a: float, b: float, cut: str) -> dict[str, Any]:
@@ -103,6 +104,10 @@ def _judge(path: Path, codec: str, frames: int, browser: bool = True,
         assert played["time"] == pytest.approx(played["duration"], abs=0.05)
 
 
+def _gst_short(form: str) -> int:
+    return 4 if form.startswith("hevc") and form.endswith("open") else 0
+
+
 @pytest.mark.parametrize("form", FORMS)
 @pytest.mark.parametrize(("a", "b"), WINDOWS)
 def test_exact_cut_is_frame_exact_for_every_form(
@@ -125,7 +130,7 @@ def test_exact_cut_is_frame_exact_for_every_form(
     with av.open(str(out)) as c:
         tag = c.streams.video[0].codec_tag
     assert tag == ("hev1" if codec == "hevc" else "avc1")
-    _judge(out, codec, len(idx), browser=codec == "h264", gst_short=4 * (form == "hevc-open"))
+    _judge(out, codec, len(idx), browser=codec == "h264", gst_short=_gst_short(form))
 
 
 def test_hevc_copies_the_gops_inside_the_window(
@@ -153,9 +158,14 @@ def test_other_cut_modes_decode_everywhere(
     if mode == "reencode":
         assert idx == [k % CYCLE for k in range(365, 425)]
     else:  # from the keyframe at 14 s (or its leading pictures, which a decoder drops)
-        assert idx[0] in (346, 348, 350) and idx[-1] >= 424
+        # ffmpeg ends a stream copy in decode order, and the leading pictures of the
+        # keyframe at 17 s (2 for H.264, 4 for HEVC, shown before 17 s) decode after
+        # it: in the CMAF sets the mp4 muxer made the decode delay one frame shorter
+        # than the encoder's MPEG-TS has it, so there they fall past the end (README).
+        short = {"h264-cmaf-open": 2, "hevc-cmaf-open": 4}.get(form, 0)
+        assert idx[0] in (346, 348, 350) and idx[-1] >= 424 - short
     codec = form.split("-")[0]
-    _judge(out, codec, len(idx), browser=codec == "h264", gst_short=4 * (form == "hevc-open"))
+    _judge(out, codec, len(idx), browser=codec == "h264", gst_short=_gst_short(form))
 
 
 @pytest.mark.parametrize("form", ["hevc-open"])
@@ -189,10 +199,11 @@ def test_the_segment_after_the_window_is_fetched_only_when_needed_and_not_counte
 
     # Segment [12, 14) is the window's one segment; [14, 16) holds frame 348's picture
     # (a leading picture of the keyframe at 14 s) and goes to the cutter only.
-    r, asked = run("hevc-open", 13.93, "x.mp4")
-    assert r.segments == 1 and asked == 2 and r.cut["frames_encoded"] > 0
-    assert [i for _, i in decode_frame_indices(tmp_path / "x.mp4")][-1] == 348
-    assert not [p for p in (tmp_path / "c").rglob("*") if p.is_file()]  # both cleaned up
+    for form, out in (("hevc-open", "x.mp4"), ("hevc-cmaf-open", "y.mp4")):
+        r, asked = run(form, 13.93, out)
+        assert r.segments == 1 and asked == 2 and r.cut["frames_encoded"] > 0, form
+        assert [i for _, i in decode_frame_indices(tmp_path / out)][-1] == 348
+        assert not [p for p in (tmp_path / "c").rglob("*") if p.is_file()]  # all cleaned up
     # Not when the window's last segment holds every frame before the end (closed GOPs,
     # or this open-GOP H.264 set, where frame 348 is in [12, 14)), nor for a keyframe
     # cut or TS output.

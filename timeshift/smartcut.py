@@ -127,6 +127,9 @@ class _Cut:
         if self.ain is not None:
             self.aout = out.add_stream_from_template(self.ain)
             self.arate = self.ain.codec_context.sample_rate
+            if not self.arate:
+                raise CutError("the audio track gives no sample rate (its decoder "
+                               "configuration is missing from the source)")
             self.aout.time_base = Fraction(1, self.arate)
             self.audio = AudioCut()
         # ticks -> samples is ticks * tb * rate = ticks * _s_num / _s_den

@@ -217,6 +217,73 @@ def manifest_for(count: int, width: int, height: int, *, codec: str = "h264",
     return manifest
 
 
+def _run(argv: list[str]) -> None:
+    log.info("ffmpeg argv: %s", shlex.join(argv))
+    proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"ffmpeg failed ({proc.returncode}): {proc.stderr.strip()}")
+
+
+def _top_boxes(data: bytes) -> list[tuple[bytes, bytes]]:
+    """The top-level ISO BMFF boxes of ``data`` as (type, whole box) pairs."""
+    boxes, at = [], 0
+    while at < len(data):
+        size = int.from_bytes(data[at:at + 4], "big")
+        if size < 8 or at + size > len(data):
+            raise RuntimeError(f"malformed MP4 box at byte {at}")
+        boxes.append((data[at + 4:at + 8], data[at:at + size]))
+        at += size
+    return boxes
+
+
+def _open_gop_cmaf(out_dir: Path, count: int, width: int, height: int, bitrate: str, *,
+                   codec: str, gop_frames: int) -> None:
+    """Open-GOP CMAF: the MPEG-TS encode, fragmented by ffmpeg's mp4 muxer, split per segment.
+
+    ffmpeg's HLS muxer gives some open-GOP keyframes the composition offset of another
+    frame (measured on 4 segments: 2 pictures with x264, 3 with x265, shown at a time
+    another picture already has), so the fragments are made the way a live packager makes
+    them from the encoder's MPEG-TS: packets copied into one fragment per GOP (``frag_keyframe``,
+    signed ``trun`` composition offsets, as CMAF has them for video), the fragments of
+    each 2 s grouped into one ``.m4s`` behind ``init.mp4`` (``ftyp`` + ``moov``).
+    """
+    work = out_dir / ".ts-encode"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir()
+    try:
+        _run(build_command(work, count, width, height, bitrate, codec=codec,
+                           gop_frames=gop_frames, open_gop=True, container="ts"))
+        joined = work / "all.ts"
+        with joined.open("wb") as sink:
+            for i in range(count):
+                sink.write((work / (SEGMENT_PATTERN % i)).read_bytes())
+        fragmented = work / "all.mp4"
+        args = {"c": "copy", "bsf:a": "aac_adtstoasc", "f": "mp4",
+                # delay_moov: the init segment is written once aac_adtstoasc has made
+                # the AudioSpecificConfig (with empty_moov alone its esds has none).
+                "movflags": "frag_keyframe+empty_moov+delay_moov+default_base_moof"
+                            "+negative_cts_offsets"}
+        if codec == "hevc":
+            args["tag:v"] = "hvc1"
+        _run(ffmpeg.input(str(joined)).output(str(fragmented), **args)
+             .global_args("-hide_banner", "-nostdin", "-loglevel", "error")
+             .overwrite_output().compile(cmd=ffmpeg_executable()))
+        boxes = _top_boxes(fragmented.read_bytes())
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    init = b"".join(box for kind, box in boxes if kind in (b"ftyp", b"moov"))
+    pairs = [boxes[i][1] + boxes[i + 1][1] for i, (kind, _) in enumerate(boxes)
+             if kind == b"moof" and i + 1 < len(boxes) and boxes[i + 1][0] == b"mdat"]
+    per_segment = FRAMES_PER_SEGMENT // gop_frames
+    if len(pairs) != count * per_segment:
+        raise RuntimeError(f"expected {count * per_segment} fragments (one per GOP), "
+                           f"the mp4 muxer wrote {len(pairs)}")
+    (out_dir / INIT_NAME).write_bytes(init)
+    for i in range(count):
+        chunk = pairs[i * per_segment:(i + 1) * per_segment]
+        (out_dir / (FMP4_PATTERN % i)).write_bytes(b"".join(chunk))
+
+
 def make_samples(
     out_dir: Path,
     count: int = 10,
@@ -254,12 +321,12 @@ def make_samples(
     for stale in [*out_dir.glob("seg_*.ts"), *out_dir.glob("seg_*.m4s"), *out_dir.glob("*.m3u8")]:
         stale.unlink()
 
-    argv = build_command(out_dir, count, width, height, bitrate, codec=codec,
-                         gop_frames=gop_frames, open_gop=open_gop, container=container)
-    log.info("ffmpeg argv: %s", shlex.join(argv))
-    proc = subprocess.run(argv, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise RuntimeError(f"ffmpeg failed ({proc.returncode}): {proc.stderr.strip()}")
+    if container == "fmp4" and open_gop:
+        _open_gop_cmaf(out_dir, count, width, height, bitrate, codec=codec,
+                       gop_frames=gop_frames)
+    else:
+        _run(build_command(out_dir, count, width, height, bitrate, codec=codec,
+                           gop_frames=gop_frames, open_gop=open_gop, container=container))
 
     manifest = manifest_for(count, width, height, codec=codec, gop_frames=gop_frames,
                             open_gop=open_gop, container=container)
