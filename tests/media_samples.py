@@ -10,7 +10,8 @@ the committed samples) in a pytest temp folder the first time a test asks for it
 * ``h264-cmaf`` / ``hevc-cmaf``: CMAF, fMP4 fragments behind ``init.mp4`` (``hvc1``), as
   ffmpeg's HLS muxer writes them;
 * ``h264-cmaf-open`` / ``hevc-cmaf-open``: the open-GOP encodes in CMAF, fragmented per GOP
-  by ffmpeg's mp4 muxer (signed composition offsets), four fragments per segment.
+  by ffmpeg's mp4 muxer (signed composition offsets), four fragments per segment;
+* ``hevc-l4`` / ``hevc-l4-high``: HEVC signalling level 4, Main and High tier.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ SETS: dict[str, dict[str, Any]] = {
     "hevc-cmaf": dict(count=10, codec="hevc", container="fmp4"),
     "h264-cmaf-open": dict(count=10, container="fmp4", open_gop=True),
     "hevc-cmaf-open": dict(count=10, codec="hevc", container="fmp4", open_gop=True),
+    "hevc-l4": dict(count=4, codec="hevc", level="4"),
+    "hevc-l4-high": dict(count=4, codec="hevc", level="4", high_tier=True),
 }
 
 

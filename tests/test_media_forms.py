@@ -145,6 +145,38 @@ def test_hevc_copies_the_gops_inside_the_window(
         assert (cut["gops_copied"], cut["frames_copied"]) == (2, copied), form
 
 
+def _sps_tiers_and_levels(path: Path) -> set[tuple[bool, int]]:
+    """(High tier, general_level_idc) of every SPS in the clip's video packets (hev1)."""
+    found = set()
+    with av.open(str(path)) as c:
+        for pkt in c.demux(c.streams.video[0]):
+            data = bytes(pkt)
+            at = 0
+            while at + 4 <= len(data):  # length-prefixed NAL units
+                size = int.from_bytes(data[at:at + 4], "big")
+                unit = data[at + 4:at + 4 + size].replace(b"\x00\x00\x03", b"\x00\x00")
+                if (unit[0] >> 1) & 0x3F == 33:
+                    # header (2), VPS id etc. (1), space/tier/profile (1), flags (4 + 6)
+                    found.add((bool(unit[3] & 0x20), unit[14]))
+                at += 4 + size
+    return found
+
+
+@pytest.mark.parametrize(("form", "high"), [("hevc-l4", False), ("hevc-l4-high", True)])
+def test_hevc_edges_keep_the_sources_tier_and_level(
+        make_origin: Callable[..., OriginServer], sample_sets: Callable[[str], Path],  # noqa: F811
+        tmp_path: Path, form: str, high: bool) -> None:
+    # x265 signals High tier by itself at level 4 and above: the edges must say what the
+    # source says (1080p sources are typically level 4 or 4.1, Main tier).
+    o = make_origin(samples=sample_sets(form), history=3600)
+    out = tmp_path / "clip.mp4"
+    cut = _clip(o, out, 2.6, 5.0, "exact")
+    assert cut["frames_encoded"] > 0 and cut["gops_copied"] > 0
+    assert _sps_tiers_and_levels(out) == {(high, 120)}
+    idx, problems = _decode(out)
+    assert idx == list(range(65, 125)) and problems == []
+
+
 @pytest.mark.parametrize("form", FORMS)
 @pytest.mark.parametrize("mode", ["keyframe", "reencode"])
 def test_other_cut_modes_decode_everywhere(

@@ -46,6 +46,8 @@ __all__ = [
     "x265_params",
     "x265_profile",
     "hevc_parameter_sets",
+    "hevc_high_tier",
+    "x265_level_params",
     "leading_pictures",
     "ticks_since",
 ]
@@ -243,6 +245,30 @@ def x265_profile(name: str | None) -> str | None:
     return _X265_PROFILES.get((name or "").lower())
 
 
+# Main tier's maximum bit rate (kbit/s, Main profile, H.265 Table A.8) at the levels
+# that have a High tier.
+_HEVC_MAIN_TIER_KBPS = {"4": 12_000, "4.1": 20_000, "5": 25_000, "5.1": 40_000,
+                        "5.2": 60_000, "6": 60_000, "6.1": 120_000, "6.2": 240_000}
+
+
+def x265_level_params(level: str | None, high_tier: bool | None) -> str:
+    """``x265-params`` that make an edge signal the source's level and tier.
+
+    x265 signals High tier only when its VBV rate exceeds Main tier's limit at the level,
+    so a High-tier source's edges get a VBV cap just above it: it never binds the edge's
+    average-bitrate encode (held at the source's bitrate), and a stream within Main
+    tier's limits is within High tier's. Main tier otherwise (and where the level has
+    no High tier).
+    """
+    if not level:
+        return ""
+    main_max = _HEVC_MAIN_TIER_KBPS.get(level)
+    if high_tier and main_max is not None:
+        return (f":level-idc={level}:high-tier=1"
+                f":vbv-maxrate={main_max + 1}:vbv-bufsize={main_max + 1}")
+    return f":level-idc={level}:high-tier=0"
+
+
 def x265_level(level: int | None) -> str | None:
     """x265's ``level-idc`` for FFmpeg's HEVC ``level`` (general_level_idc, 30 x level:
     ``93`` -> ``"3.1"``, ``120`` -> ``"4"``)."""
@@ -250,6 +276,17 @@ def x265_level(level: int | None) -> str | None:
         return None
     major, minor = divmod(level // 3, 10)
     return f"{major}.{minor}" if minor else str(major)
+
+
+def hevc_high_tier(annexb: bytes) -> bool | None:
+    """The ``general_tier_flag`` of the first HEVC SPS in an Annex B byte string (None:
+    no SPS there). It is bit 5 of the SPS's second payload byte, after the 2-byte NAL
+    header and the byte of VPS id, sub-layer count and temporal nesting."""
+    for unit in nal_units(annexb):
+        if (unit[0] >> 1) & 0x3F == 33:
+            rbsp = _rbsp(unit)
+            return bool(rbsp[3] & 0x20) if len(rbsp) > 3 else None
+    return None
 
 
 def hevc_parameter_sets(annexb: bytes) -> bytes:

@@ -36,6 +36,7 @@ from .cutplan import (
     free_parameter_set_id,
     gop_action,
     h264_idr,
+    hevc_high_tier,
     hevc_parameter_sets,
     leading_pictures,
     nal_units,
@@ -44,6 +45,7 @@ from .cutplan import (
     x264_params,
     x264_profile,
     x265_level,
+    x265_level_params,
     x265_params,
     x265_profile,
 )
@@ -106,9 +108,11 @@ class _Cut:
         source_ps = bytes(vctx.extradata or b"")
         self.hevc = vctx.name == "hevc"
         self.sps_id = 0
+        self.high_tier: bool | None = None
         if self.hevc:
             self.profile = x265_profile(vctx.profile)
             self.level = x265_level(vctx.level)
+            self.high_tier = hevc_high_tier(source_ps)  # or from the first GOP cut
         else:
             sps, pps = parameter_set_ids(source_ps)
             self.sps_id = free_parameter_set_id(sps, pps)
@@ -194,9 +198,8 @@ class _Cut:
         ctx.bit_rate = bit_rate
         keyint = None if self.window.mode == "exact" else self._gop_frames
         if self.hevc:
-            params = x265_params(reorder_frames, keyint)
-            if self.level:
-                params += f":level-idc={self.level}"
+            params = x265_params(reorder_frames, keyint) + x265_level_params(
+                self.level, self.high_tier)
             # x265 is several times slower than x264 at a given preset; the edges are
             # held at the source's bitrate, so the fastest preset costs quality, not size.
             options = {"preset": "ultrafast", "x265-params": params}
@@ -365,6 +368,8 @@ class _Cut:
         unset (a stream that opens on an open-GOP I frame)."""
         vctx = self.vin.codec_context
         self.shape = (vctx.width, vctx.height, vctx.pix_fmt)
+        if self.hevc and self.high_tier is None and gop:
+            self.high_tier = hevc_high_tier(bytes(gop[0]))  # in-band parameter sets
         if vctx.pix_fmt and vctx.width:
             return
         dec = self.av.CodecContext.create(vctx.name, "r")
