@@ -11,6 +11,7 @@ import io
 import math
 import posixpath
 import re
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -217,6 +218,34 @@ def test_an_end_in_the_next_segments_leading_pictures_fails_whole_when_it_is_gon
     # Said, not only refused: a clip the one-frame tolerance lets through carries the same
     # line in its summary's cut.notes.
     assert "travel in the segment after the window, which could not be fetched" in caplog.text
+
+
+@pytest.mark.parametrize("form", ["hevc-open", "hevc-cmaf-open"])
+def test_a_followed_window_waits_for_the_segment_after_it(
+        make_origin: Callable[..., OriginServer], sample_sets: Callable[[str], Path],  # noqa: F811
+        tmp_path: Path, form: str) -> None:
+    # The origin publishes in real time (segment k once its 2 s have passed). A window
+    # ending 0.07 s before a segment boundary 2-4 s from now ends on a leading picture of
+    # the keyframe on that boundary, which travels in the segment after it: published 2 s
+    # after the window's last, so the cut waits for it (without it this HEVC clip is two
+    # frames short and fails verification). Not on the samples' 20 s cycle, where a
+    # discontinuity follows and the encode's last segment holds all its own frames.
+    o = make_origin(samples=sample_sets(form), history=600)
+    k = math.floor((time.time() - o.stream_start) / 2) + 2
+    k += (2 * k) % 20 == 0
+    end = o.stream_start + 2 * k - 0.07
+    start = end - 5.0
+    out = tmp_path / "edge.mp4"
+    r = clip(out, domain=o.netloc, app="live", stream="cam1", scheme="http",
+             start=round(start * NS_PER_S), end=round(end * NS_PER_S), cache_dir=tmp_path / "c")
+    after_published = o.stream_start + 2 * k + 2
+    assert time.time() >= after_published - 0.3  # it was waited for
+    assert r.live["followed"] and r.live["outcome"] == "done" and r.cut["frames_encoded"] > 0
+    a = math.floor((start - o.stream_start) * FPS + 1e-6)
+    b = math.ceil((end - o.stream_start) * FPS - 1e-6)
+    idx, problems = _decode(out)
+    assert idx == [j % CYCLE for j in range(a, b)] and problems == []
+    assert not r.cut.get("notes")  # nothing said to be lost
 
 
 def test_the_segment_after_the_window_is_fetched_only_when_needed_and_not_counted(
