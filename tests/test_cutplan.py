@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from timeshift.cutplan import (
     AudioCut,
     edge_dts,
+    end_prefix_length,
     first_frame,
     free_parameter_set_id,
     gop_action,
@@ -203,3 +204,31 @@ def test_hevc_tier_is_read_from_the_first_sps() -> None:
 def test_x265_level_params_keep_the_tier(level: str | None, high: bool | None,
                                          want: str) -> None:
     assert x265_level_params(level, high) == want
+
+
+# One closed GOP as x264 writes it with 2 B-frames (decode order; PTS and DTS in frames).
+_GOP_PTS = [2, 5, 3, 4, 8, 6, 7, 11, 9, 10]
+_GOP_DTS = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
+
+
+@pytest.mark.parametrize(("end", "want"), [
+    pytest.param(12, 10, id="everything-before-the-end"),
+    pytest.param(9, 7, id="a-p-frame-after-the-end-stops-the-run"),  # 2-8 copied, nothing left
+    pytest.param(8, 4, id="b-frames-after-it-in-decode-order-are-re-encoded"),  # 2-5; 6, 7
+    pytest.param(3, 1, id="only-the-keyframe"),  # 2 alone, copied
+])
+def test_end_prefix_length(end: int, want: int) -> None:
+    assert end_prefix_length(_GOP_PTS, _GOP_DTS, end, 1, dts_limit=100) == want
+    copied = _GOP_PTS[:want]
+    rest = [p for p in _GOP_PTS[want:] if p < end]
+    # What is copied decodes alone (a prefix) and is all shown before what is re-encoded.
+    assert not rest or not copied or max(copied) < min(rest)
+
+
+def test_end_prefix_stops_short_of_a_late_keyframe_for_gstreamer() -> None:
+    # With end 8 the run is 2-5 (4 packets, last DTS 3) and 6, 7 are re-encoded: their
+    # second packet gets DTS 5. A limit of 5 shortens the run until it fits: 2 alone
+    # (DTS 0), then 3-7 re-encoded from DTS 1.
+    assert end_prefix_length(_GOP_PTS, _GOP_DTS, 8, 1, dts_limit=6) == 4
+    assert end_prefix_length(_GOP_PTS, _GOP_DTS, 8, 1, dts_limit=5) == 1
+    assert end_prefix_length(_GOP_PTS, _GOP_DTS, 8, 1, dts_limit=2) == 0

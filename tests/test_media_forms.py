@@ -69,6 +69,8 @@ WINDOWS = [
     # open-GOP sets, travels in the segment after it: the cut fetches that one too.
     pytest.param(12.2, 13.93, id="end-on-the-next-segments-leading-picture"),
     pytest.param(12.2, 14.0, id="end-on-a-segment-boundary"),
+    # Two frames after the keyframe at 15 s (375): a keyframe among a clip's last frames.
+    pytest.param(14.6, 15.08, id="end-just-after-a-keyframe"),
 ]
 
 FORMS = ["h264", "hevc", "hevc-open", "h264-open", "h264-cmaf", "hevc-cmaf", "h264-cmaf-open",

@@ -33,6 +33,7 @@ __all__ = [
     "cra_to_bla",
     "edge_dts",
     "end_needs_next_segment",
+    "end_prefix_length",
     "first_frame",
     "free_parameter_set_id",
     "gop_action",
@@ -120,6 +121,32 @@ def gop_action(pts: Sequence[int], first: int, end: int) -> GopAction:
     if lo >= first and hi < end:
         return "copy"
     return "encode"
+
+
+def end_prefix_length(pts: Sequence[int], dts: Sequence[int], end: int, frame: int,
+                      dts_limit: int) -> int:
+    """How many packets (from the first, in decode order) of an end edge's GOP are copied.
+
+    The longest run of pictures shown before ``end``: each references only pictures
+    decoded before it, so the run decodes as in the source. The wanted pictures after it
+    are re-encoded as a closed GOP of their own, shown after all of the run (else the
+    run is shortened), whose DTS continue from the run's last, one frame apart. Its
+    second packet must have a DTS below ``dts_limit`` (the first packet's DTS plus the
+    clip's duration): GStreamer's qtdemux ends a track at a sample that follows a
+    keyframe when the sample's decode time reaches the movie's duration, which a
+    clip whose DTS run ahead (after an open-GOP start edge) would hit. 0: nothing.
+    """
+    n = 0
+    while n < len(pts) and pts[n] < end:
+        n += 1
+    while n > 0:
+        rest = [p for p in pts[n:] if p < end]
+        if rest and (min(rest) <= max(pts[:n])
+                     or (len(rest) > 1 and dts[n - 1] + 2 * frame >= dts_limit)):
+            n -= 1
+            continue
+        return n
+    return 0
 
 
 def end_needs_next_segment(pts: Sequence[int], end: int) -> bool:
