@@ -7,7 +7,11 @@ the committed samples) in a pytest temp folder the first time a test asks for it
   buffer, as 720p/1080p segments of the service are; too big to commit);
 * ``hevc``: HEVC (libx265) in MPEG-TS, closed GOPs of 25 frames;
 * ``hevc-open`` / ``h264-open``: open GOPs (CRA + RASL pictures / x264 open-GOP I frames);
-* ``h264-cmaf`` / ``hevc-cmaf``: CMAF, fMP4 fragments behind ``init.mp4`` (``hvc1``).
+* ``h264-cmaf`` / ``hevc-cmaf``: CMAF, fMP4 fragments behind ``init.mp4`` (``hvc1``), as
+  ffmpeg's HLS muxer writes them;
+* ``h264-cmaf-open`` / ``hevc-cmaf-open``: the open-GOP encodes in CMAF, fragmented per GOP
+  by ffmpeg's mp4 muxer (signed composition offsets), four fragments per segment;
+* ``hevc-l4`` / ``hevc-l4-high``: HEVC signalling level 4, Main and High tier.
 """
 
 from __future__ import annotations
@@ -31,6 +35,10 @@ SETS: dict[str, dict[str, Any]] = {
     "h264-open": dict(count=10, open_gop=True),
     "h264-cmaf": dict(count=10, container="fmp4"),
     "hevc-cmaf": dict(count=10, codec="hevc", container="fmp4"),
+    "h264-cmaf-open": dict(count=10, container="fmp4", open_gop=True),
+    "hevc-cmaf-open": dict(count=10, codec="hevc", container="fmp4", open_gop=True),
+    "hevc-l4": dict(count=4, codec="hevc", level="4"),
+    "hevc-l4-high": dict(count=4, codec="hevc", level="4", high_tier=True),
 }
 
 

@@ -11,15 +11,18 @@ from hypothesis import strategies as st
 from timeshift.cutplan import (
     AudioCut,
     edge_dts,
+    end_prefix_length,
     first_frame,
     free_parameter_set_id,
     gop_action,
+    hevc_high_tier,
     nal_units,
     parameter_set_ids,
     ticks_since,
     x264_level,
     x264_params,
     x264_profile,
+    x265_level_params,
 )
 
 F = 3600  # one frame at 25 fps in 90 kHz ticks
@@ -175,3 +178,57 @@ def test_an_end_after_the_segments_last_frame_needs_the_next_segment() -> None:
     wrap = [((1 << 33) - 2 * f + k * f) % (1 << 33) for k in range(10)]
     assert not end_needs_next_segment(wrap, 10 * f) and end_needs_next_segment(wrap, 11 * f)
     assert end_needs_next_segment([5], 10) and not end_needs_next_segment([], 10)
+
+
+# SPS NAL units x265 wrote at level 4 (Main, then High tier), with a 4-byte start code:
+# header 42 01, then 01 (VPS id, sub-layers, nesting), then space/tier/profile 01 or 21.
+_SPS_MAIN = bytes.fromhex("00000001420101016000000300900000030000030078a00a")
+_SPS_HIGH = bytes.fromhex("00000001420101216000000300900000030000030078a00a")
+
+
+def test_hevc_tier_is_read_from_the_first_sps() -> None:
+    vps = bytes.fromhex("0000000140010c01ffff")  # a VPS before it is skipped
+    assert hevc_high_tier(vps + _SPS_MAIN) is False
+    assert hevc_high_tier(vps + _SPS_HIGH + _SPS_MAIN) is True
+    assert hevc_high_tier(vps) is None and hevc_high_tier(b"") is None
+
+
+@pytest.mark.parametrize(("level", "high", "want"), [
+    ("4", True, ":level-idc=4:high-tier=1:vbv-maxrate=12001:vbv-bufsize=12001"),
+    ("5.1", True, ":level-idc=5.1:high-tier=1:vbv-maxrate=40001:vbv-bufsize=40001"),
+    ("4", False, ":level-idc=4:high-tier=0"),
+    ("4", None, ":level-idc=4:high-tier=0"),  # tier not found: Main
+    ("3.1", True, ":level-idc=3.1:high-tier=0"),  # no High tier below level 4
+    (None, True, ""),
+])
+def test_x265_level_params_keep_the_tier(level: str | None, high: bool | None,
+                                         want: str) -> None:
+    assert x265_level_params(level, high) == want
+
+
+# One closed GOP as x264 writes it with 2 B-frames (decode order; PTS and DTS in frames).
+_GOP_PTS = [2, 5, 3, 4, 8, 6, 7, 11, 9, 10]
+_GOP_DTS = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
+
+
+@pytest.mark.parametrize(("end", "want"), [
+    pytest.param(12, 10, id="everything-before-the-end"),
+    pytest.param(9, 7, id="a-p-frame-after-the-end-stops-the-run"),  # 2-8 copied, nothing left
+    pytest.param(8, 4, id="b-frames-after-it-in-decode-order-are-re-encoded"),  # 2-5; 6, 7
+    pytest.param(3, 1, id="only-the-keyframe"),  # 2 alone, copied
+])
+def test_end_prefix_length(end: int, want: int) -> None:
+    assert end_prefix_length(_GOP_PTS, _GOP_DTS, end, 1, dts_limit=100) == want
+    copied = _GOP_PTS[:want]
+    rest = [p for p in _GOP_PTS[want:] if p < end]
+    # What is copied decodes alone (a prefix) and is all shown before what is re-encoded.
+    assert not rest or not copied or max(copied) < min(rest)
+
+
+def test_end_prefix_stops_short_of_a_late_keyframe_for_gstreamer() -> None:
+    # With end 8 the run is 2-5 (4 packets, last DTS 3) and 6, 7 are re-encoded: their
+    # second packet gets DTS 5. A limit of 5 shortens the run until it fits: 2 alone
+    # (DTS 0), then 3-7 re-encoded from DTS 1.
+    assert end_prefix_length(_GOP_PTS, _GOP_DTS, 8, 1, dts_limit=6) == 4
+    assert end_prefix_length(_GOP_PTS, _GOP_DTS, 8, 1, dts_limit=5) == 1
+    assert end_prefix_length(_GOP_PTS, _GOP_DTS, 8, 1, dts_limit=2) == 0

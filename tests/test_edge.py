@@ -16,6 +16,7 @@ from timeshift.edge import (
     next_step,
     poll_delay,
     published_end,
+    segment_after_deadline,
     without_pending,
 )
 from timeshift.errors import UsageError
@@ -163,3 +164,10 @@ def test_report() -> None:
     assert r.cut_short and d["cut_short"] and d["outcome"] == "stopped"
     assert d["recorded_until"] == T0 + 8 and d["recorded_until_iso"].endswith("Z")
     assert not EdgeReport(False, "not-needed", T0, None).to_dict()["cut_short"]
+
+
+def test_the_segment_after_a_followed_window_is_waited_for_two_targets() -> None:
+    assert segment_after_deadline(T0, 2.0) == pytest.approx(T0 + 4.05)
+    assert segment_after_deadline(T0, 6.0) == pytest.approx(T0 + 12.05)
+    # No target duration in the playlist: the plausible one edge falls back to.
+    assert segment_after_deadline(T0, 0.0) > T0

@@ -68,6 +68,10 @@ class Trickle:
     def settle(self, selection: Selection) -> Selection:
         return selection
 
+    async def segment_after(self, session: aiohttp.ClientSession, last: Segment,
+                            planned: Segment | None) -> Segment | None:
+        return planned
+
 
 def _source(o: OriginServer, a: float, b: float) -> PlaylistSource:
     start, end = (round((o.stream_start + t) * NS_PER_S) for t in (a, b))

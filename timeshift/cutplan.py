@@ -33,6 +33,7 @@ __all__ = [
     "cra_to_bla",
     "edge_dts",
     "end_needs_next_segment",
+    "end_prefix_length",
     "first_frame",
     "free_parameter_set_id",
     "gop_action",
@@ -46,6 +47,8 @@ __all__ = [
     "x265_params",
     "x265_profile",
     "hevc_parameter_sets",
+    "hevc_high_tier",
+    "x265_level_params",
     "leading_pictures",
     "ticks_since",
 ]
@@ -118,6 +121,32 @@ def gop_action(pts: Sequence[int], first: int, end: int) -> GopAction:
     if lo >= first and hi < end:
         return "copy"
     return "encode"
+
+
+def end_prefix_length(pts: Sequence[int], dts: Sequence[int], end: int, frame: int,
+                      dts_limit: int) -> int:
+    """How many packets (from the first, in decode order) of an end edge's GOP are copied.
+
+    The longest run of pictures shown before ``end``: each references only pictures
+    decoded before it, so the run decodes as in the source. The wanted pictures after it
+    are re-encoded as a closed GOP of their own, shown after all of the run (else the
+    run is shortened), whose DTS continue from the run's last, one frame apart. Its
+    second packet must have a DTS below ``dts_limit`` (the first packet's DTS plus the
+    clip's duration): GStreamer's qtdemux ends a track at a sample that follows a
+    keyframe when the sample's decode time reaches the movie's duration, which a
+    clip whose DTS run ahead (after an open-GOP start edge) would hit. 0: nothing.
+    """
+    n = 0
+    while n < len(pts) and pts[n] < end:
+        n += 1
+    while n > 0:
+        rest = [p for p in pts[n:] if p < end]
+        if rest and (min(rest) <= max(pts[:n])
+                     or (len(rest) > 1 and dts[n - 1] + 2 * frame >= dts_limit)):
+            n -= 1
+            continue
+        return n
+    return 0
 
 
 def end_needs_next_segment(pts: Sequence[int], end: int) -> bool:
@@ -243,6 +272,30 @@ def x265_profile(name: str | None) -> str | None:
     return _X265_PROFILES.get((name or "").lower())
 
 
+# Main tier's maximum bit rate (kbit/s, Main profile, H.265 Table A.8) at the levels
+# that have a High tier.
+_HEVC_MAIN_TIER_KBPS = {"4": 12_000, "4.1": 20_000, "5": 25_000, "5.1": 40_000,
+                        "5.2": 60_000, "6": 60_000, "6.1": 120_000, "6.2": 240_000}
+
+
+def x265_level_params(level: str | None, high_tier: bool | None) -> str:
+    """``x265-params`` that make an edge signal the source's level and tier.
+
+    x265 signals High tier only when its VBV rate exceeds Main tier's limit at the level,
+    so a High-tier source's edges get a VBV cap just above it: it never binds the edge's
+    average-bitrate encode (held at the source's bitrate), and a stream within Main
+    tier's limits is within High tier's. Main tier otherwise (and where the level has
+    no High tier).
+    """
+    if not level:
+        return ""
+    main_max = _HEVC_MAIN_TIER_KBPS.get(level)
+    if high_tier and main_max is not None:
+        return (f":level-idc={level}:high-tier=1"
+                f":vbv-maxrate={main_max + 1}:vbv-bufsize={main_max + 1}")
+    return f":level-idc={level}:high-tier=0"
+
+
 def x265_level(level: int | None) -> str | None:
     """x265's ``level-idc`` for FFmpeg's HEVC ``level`` (general_level_idc, 30 x level:
     ``93`` -> ``"3.1"``, ``120`` -> ``"4"``)."""
@@ -250,6 +303,17 @@ def x265_level(level: int | None) -> str | None:
         return None
     major, minor = divmod(level // 3, 10)
     return f"{major}.{minor}" if minor else str(major)
+
+
+def hevc_high_tier(annexb: bytes) -> bool | None:
+    """The ``general_tier_flag`` of the first HEVC SPS in an Annex B byte string (None:
+    no SPS there). It is bit 5 of the SPS's second payload byte, after the 2-byte NAL
+    header and the byte of VPS id, sub-layer count and temporal nesting."""
+    for unit in nal_units(annexb):
+        if (unit[0] >> 1) & 0x3F == 33:
+            rbsp = _rbsp(unit)
+            return bool(rbsp[3] & 0x20) if len(rbsp) > 3 else None
+    return None
 
 
 def hevc_parameter_sets(annexb: bytes) -> bytes:

@@ -44,6 +44,7 @@ __all__ = [
     "next_step",
     "poll_delay",
     "published_end",
+    "segment_after_deadline",
     "without_pending",
 ]
 
@@ -184,6 +185,13 @@ def poll_delay(target: float, published: float, now: float, deadline: float,
         delay = t / 2
     delay = min(max(delay, _MIN_POLL), t)
     return max(0.0, min(delay, deadline - now))
+
+
+def segment_after_deadline(published: float, target: float) -> float:
+    """Until when the segment after a followed window is waited for (an open-GOP end
+    edge's leading pictures travel in it): two target durations after the window's last
+    segment was published, one for it to be whole and one for a lagging service."""
+    return published + 2 * target_or(target) + _POLL_MARGIN
 
 
 def final_selection(start: float, end: float, segments: Sequence[Segment],

@@ -128,6 +128,7 @@ class LiveEdgeSource:
         self.polls = 0
         self.waited = 0.0
         self.last_asked: float | None = None
+        self.after: Segment | None = None  # the segment after the window, once listed
 
     async def plan(self, session: aiohttp.ClientSession) -> Selection:
         """The first plan: what is published now, the time still to come taken out of its gaps."""
@@ -238,10 +239,38 @@ class LiveEdgeSource:
         except (RemoteError, TransportError) as exc:
             log.warning("asking the playlist again failed (will ask again): %s", exc)
             return ()
+        self.after = plan.selection.lookahead or self.after
         # Before anything of the window is known, every listed segment in it is new (the
         # one holding the start begins before it).
         known_end = self.fed[-1].end if self.fed else None
         return edge.fresh_segments(known_end, plan.selection.segments, self.start, self.end)
+
+    async def segment_after(self, session: aiohttp.ClientSession, last: Segment,
+                            planned: Segment | None) -> Segment | None:
+        """The segment after the window's ``last``: the plan's, or, when the window was
+        followed to its end, the one the stream publishes next, waited for until
+        :func:`timeshift.edge.segment_after_deadline` (not after a stop or a give-up)."""
+        for known in (planned, self.after):
+            if known is not None and known.sequence == last.sequence + 1:
+                return known
+        if not self.following or self.outcome != "done":
+            return planned
+        deadline = edge.segment_after_deadline(max(self.published, last.end), self.target)
+        log.info("waiting for the segment after the window: the end edge's last frames "
+                 "travel in it")
+        while not self._stopped():
+            now = self.clock()
+            if now >= deadline:
+                break
+            delay = edge.poll_delay(self.target, max(self.published, last.end), now, deadline,
+                                    self.last_asked)
+            began = time.monotonic()
+            await asyncio.sleep(delay)
+            self.waited += time.monotonic() - began
+            await self._poll(session)
+            if self.after is not None and self.after.sequence == last.sequence + 1:
+                return self.after
+        return planned
 
     def settle(self, selection: Selection) -> Selection:
         """The window as recorded (see :func:`timeshift.edge.final_selection`); the

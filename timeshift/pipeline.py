@@ -97,6 +97,12 @@ class WindowSource(Protocol):
         """The selection once :meth:`segments` is exhausted (before missing segments)."""
         ...
 
+    async def segment_after(self, session: aiohttp.ClientSession, last: Segment,
+                            planned: Segment | None) -> Segment | None:
+        """The segment after the window's ``last`` (an open-GOP end edge's), None when
+        there is none to have; ``planned`` is the one the plan listed there, if any."""
+        ...
+
 
 class Sink(Protocol[R_co]):
     """One kind of output: gets the window's segments in order, makes a report."""
@@ -140,6 +146,10 @@ class PlaylistSource:
 
     def settle(self, selection: Selection) -> Selection:
         return selection
+
+    async def segment_after(self, session: aiohttp.ClientSession, last: Segment,
+                            planned: Segment | None) -> Segment | None:
+        return planned  # the playlist lists all there is
 
 
 @dataclass(frozen=True)
@@ -213,19 +223,22 @@ class _Lookahead:
     never a gap.
     """
 
-    def __init__(self, session: aiohttp.ClientSession, segment: Segment | None,
-                 cache: SegmentCache, options: WindowOptions) -> None:
+    def __init__(self, session: aiohttp.ClientSession, source: WindowSource,
+                 segment: Segment | None, cache: SegmentCache, options: WindowOptions) -> None:
         self.session, self.cache, self.fetch = session, cache, options.fetch
-        self.segment, self.wanted = segment, options.lookahead
+        self.source, self.segment, self.wanted = source, segment, options.lookahead
         self.fetched = False
 
     async def piece(self, final: Selection, index: int) -> Fetched | None:
         """The lookahead, fetched, if the sink wants it and it continues ``final``'s last
-        segment (not when the window was cut short or its last segment is missing)."""
-        seg, last = self.segment, final.segments[-1] if final.segments else None
+        segment (not when the window was cut short or its last segment is missing). A
+        live-edge source may wait for it to be published."""
+        last = final.segments[-1] if final.segments else None
         # The sink is asked even when there is no such segment, so it can say what is lost.
         if self.wanted is None or last is None or not self.wanted(final):
             return None
+        self.segment = await self.source.segment_after(self.session, last, self.segment)
+        seg = self.segment
         if seg is None or last.sequence + 1 != seg.sequence:
             return None
         self.fetched = True
@@ -281,7 +294,7 @@ async def run_window(source: WindowSource, options: WindowOptions, sink: Sink[R]
         # be published. A window that gets none is refused below ("not written").
         cache = SegmentCache(options.cache_dir or default_cache_dir())
         gaps = _Gaps(options.allow_gaps)
-        ahead = _Lookahead(session, sel.lookahead, cache, options)
+        ahead = _Lookahead(session, source, sel.lookahead, cache, options)
         written = 0
         try:
             await sink.start(sel)

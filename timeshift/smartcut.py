@@ -32,10 +32,12 @@ from .cutpipe import READ_SIZE, FramedInput, frame_header, open_input
 from .cutplan import (
     AudioCut,
     CutWindow,
+    end_prefix_length,
     first_frame,
     free_parameter_set_id,
     gop_action,
     h264_idr,
+    hevc_high_tier,
     hevc_parameter_sets,
     leading_pictures,
     nal_units,
@@ -44,6 +46,7 @@ from .cutplan import (
     x264_params,
     x264_profile,
     x265_level,
+    x265_level_params,
     x265_params,
     x265_profile,
 )
@@ -106,9 +109,11 @@ class _Cut:
         source_ps = bytes(vctx.extradata or b"")
         self.hevc = vctx.name == "hevc"
         self.sps_id = 0
+        self.high_tier: bool | None = None
         if self.hevc:
             self.profile = x265_profile(vctx.profile)
             self.level = x265_level(vctx.level)
+            self.high_tier = hevc_high_tier(source_ps)  # or from the first GOP cut
         else:
             sps, pps = parameter_set_ids(source_ps)
             self.sps_id = free_parameter_set_id(sps, pps)
@@ -127,6 +132,9 @@ class _Cut:
         if self.ain is not None:
             self.aout = out.add_stream_from_template(self.ain)
             self.arate = self.ain.codec_context.sample_rate
+            if not self.arate:
+                raise CutError("the audio track gives no sample rate (its decoder "
+                               "configuration is missing from the source)")
             self.aout.time_base = Fraction(1, self.arate)
             self.audio = AudioCut()
         # ticks -> samples is ticks * tb * rate = ticks * _s_num / _s_den
@@ -137,6 +145,7 @@ class _Cut:
         self.first: int | None = None  # PTS of the first frame kept
         self.written_end: int | None = None  # end of the last frame written
         self.last_dts: int | None = None  # DTS of the last video packet written
+        self.first_dts: int | None = None  # DTS of the first
         self.video_end: int | None = None  # end of the last frame the clip will hold, once known
         self.gop: list[Any] = []
         self.pending: list[Any] | None = None  # a complete GOP waiting for its successor
@@ -191,9 +200,8 @@ class _Cut:
         ctx.bit_rate = bit_rate
         keyint = None if self.window.mode == "exact" else self._gop_frames
         if self.hevc:
-            params = x265_params(reorder_frames, keyint)
-            if self.level:
-                params += f":level-idc={self.level}"
+            params = x265_params(reorder_frames, keyint) + x265_level_params(
+                self.level, self.high_tier)
             # x265 is several times slower than x264 at a given preset; the edges are
             # held at the source's bitrate, so the fastest preset costs quality, not size.
             options = {"preset": "ultrafast", "x265-params": params}
@@ -220,6 +228,8 @@ class _Cut:
 
     def _mux_video(self, pkt: Any, pts: int, dts: int) -> None:
         assert self.first is not None
+        if self.first_dts is None:
+            self.first_dts = dts
         if self.hevc and self.written_end is None:
             # The first picture's in-band parameter sets go into hvcC (before the header).
             self.vout.codec_context.extradata = hevc_parameter_sets(bytes(pkt)) or self.source_ps
@@ -302,15 +312,8 @@ class _Cut:
         if action == "copy" and self.window.mode != "reencode":
             # Leading pictures already re-encoded with the GOP before are left out: nothing
             # but other leading pictures references them.
-            kept = [p for p in gop if p.pts not in taken]
-            if self.hevc and before == "encoded":
-                # After re-encoded pictures (and without the RASL pictures they took) a CRA
-                # is spliced as a BLA (H.265 8.1.3), which starts a new picture order count.
-                kept[0] = cra_to_bla_packet(kept[0])
-            for p in kept:
-                self._mux_video(p, p.pts, p.dts)
+            self._copy([p for p in gop if p.pts not in taken], before)
             self.stats.gops_copied += 1
-            self.stats.frames_copied += len(kept)
             self.prev_state = "copied"
         else:
             # HEVC: an open successor's leading pictures are re-encoded with this GOP, so
@@ -319,16 +322,53 @@ class _Cut:
                 leading_pictures([p.pts for p in nxt])) else []
             wanted = {p.pts for p in gop} - taken
             wanted |= {p.pts for p in lead if p.pts < end and p is not nxt[0]}
-            self._encode_gop(gop, end, reorder, context if opened else [], lead, wanted,
-                             nxt[0].dts if nxt else None)
+            context = context if opened else []
+            prefix = self._end_prefix(gop, end, wanted, opened, before)
+            if prefix:
+                wanted -= {p.pts for p in prefix}  # (muxing rebases the packets' times)
+                self._copy(prefix, before)
+                self.prev_state = "copied"
+                lead = []
+            if not prefix or any(self.first <= t < end for t in wanted):
+                self._encode_gop(gop, end, reorder, context, lead, wanted,
+                                 nxt[0].dts if nxt else None)
+                self.prev_state = "encoded"
             # The successor's leading pictures went out with this encode.
             self.taken = {p.pts for p in lead if p is not nxt[0] and self.first <= p.pts < end}
-            self.prev_state = "encoded"
         if max(pts) + self.frame >= end:
             self.done = True
             self.video_end = max(p for p in pts if p < end) + self.frame
         if self.audio is not None and self.written_end is not None:
             self._mux_audio(self.audio.release_until(self._samples(self.written_end)))
+
+    def _copy(self, kept: list[Any], before: str) -> None:
+        """Copy packets as they are (a GOP, or an end edge's prefix)."""
+        if self.hevc and before == "encoded":
+            # After re-encoded pictures (and without the RASL pictures they took) a CRA
+            # is spliced as a BLA (H.265 8.1.3), which starts a new picture order count.
+            kept[0] = cra_to_bla_packet(kept[0])
+        for p in kept:
+            self._mux_video(p, p.pts, p.dts)
+        self.stats.frames_copied += len(kept)
+
+    def _end_prefix(self, gop: list[Any], end: int, wanted: set[int], opened: bool,
+                    before: str) -> list[Any]:
+        """The packets of an end edge that are copied instead of re-encoded (see
+        :func:`timeshift.cutplan.end_prefix_length`): none when the GOP starts before
+        the clip, could not be copied whole here, or the next GOP's leading pictures
+        are wanted with it."""
+        if (self.window.mode != "exact" or self.first is None
+                or min(p.pts for p in gop) < self.first
+                or wanted - {p.pts for p in gop}
+                or not self._copyable(gop[0], opened, before)):
+            return []
+        kept = [p for p in gop if p.pts in wanted]
+        shown = [t for t in wanted if t < end]
+        first_dts = kept[0].dts if self.first_dts is None else self.first_dts
+        limit = first_dts + max(shown) + self.frame - self.first
+        n = end_prefix_length([p.pts for p in kept], [p.dts for p in kept], end, self.frame,
+                              limit)
+        return kept[:n]
 
     def _copyable(self, key: Any, opened: bool, before: str) -> bool:
         """Whether a GOP whose frames are all in the window can be copied as it is: after
@@ -362,6 +402,8 @@ class _Cut:
         unset (a stream that opens on an open-GOP I frame)."""
         vctx = self.vin.codec_context
         self.shape = (vctx.width, vctx.height, vctx.pix_fmt)
+        if self.hevc and self.high_tier is None and gop:
+            self.high_tier = hevc_high_tier(bytes(gop[0]))  # in-band parameter sets
         if vctx.pix_fmt and vctx.width:
             return
         dec = self.av.CodecContext.create(vctx.name, "r")

@@ -78,13 +78,16 @@ def _stripe_expr(bits: int) -> str:
     return f"if(bitand(floor(N/pow(2,{bits - 1}-floor(X*{bits}/W))),1),{LUMA_ONE},{LUMA_ZERO})"
 
 
-def _video_options(codec: str, gop: int, open_gop: bool, bitrate: str) -> dict[str, object]:
+def _video_options(codec: str, gop: int, open_gop: bool, bitrate: str,
+                   level: str | None = None, high_tier: bool = False) -> dict[str, object]:
     """Encoder options: H.264 (libx264) or HEVC (libx265), fixed GOPs of ``gop`` frames.
 
     ``-g``/``-keyint_min`` (x265: keyint/min-keyint) pin the interval and scene cuts are
     off. Closed GOPs by default (+cgop; x265 open-gop=0, IDR at every keyframe); with
     ``open_gop`` the keyframes are x264 open-GOP I frames / x265 CRA pictures whose
     leading B-frames (RASL) reference the GOP before: not safe entry points for a cut.
+    ``level`` (HEVC, 4 or more for ``high_tier``) signals that level, and ``high_tier``
+    its High tier.
     """
     if codec == "h264":
         options: dict[str, object] = {
@@ -110,6 +113,12 @@ def _video_options(codec: str, gop: int, open_gop: bool, bitrate: str) -> dict[s
         bframes = 4 if open_gop else 2
         params = (f"keyint={gop}:min-keyint={gop}:scenecut=0:bframes={bframes}:b-pyramid=0"
                   f":open-gop={1 if open_gop else 0}:repeat-headers=1:info=0:log-level=error")
+        if level:
+            params += f":level-idc={level}:high-tier={int(high_tier)}"
+            if high_tier:
+                # x265 signals High tier only when its VBV rate exceeds Main tier's
+                # limit (12 and 20 Mbit/s at levels 4 and 4.1): a cap that never binds.
+                params += ":vbv-maxrate=25000:vbv-bufsize=25000"
         options = {"vcodec": "libx265", "profile:v": "main", "preset": "ultrafast",
                    "x265-params": params}
     else:
@@ -133,6 +142,8 @@ def build_command(
     gop_frames: int = GOP_FRAMES,
     open_gop: bool = False,
     container: str = "ts",
+    level: str | None = None,
+    high_tier: bool = False,
 ) -> list[str]:
     """Build the ffmpeg argv (via ffmpeg-python) that writes ``count`` segments into ``out_dir``."""
     duration = count * SEGMENT_SECONDS
@@ -157,7 +168,7 @@ def build_command(
         f="lavfi",
     )
 
-    output_options = _video_options(codec, gop_frames, open_gop, bitrate)
+    output_options = _video_options(codec, gop_frames, open_gop, bitrate, level, high_tier)
     # Audio: AAC-LC mono 48 kHz.
     output_options.update({"acodec": "aac", "ar": AUDIO_SAMPLE_RATE, "ac": 1,
                            "b:a": AUDIO_BITRATE})
@@ -217,6 +228,73 @@ def manifest_for(count: int, width: int, height: int, *, codec: str = "h264",
     return manifest
 
 
+def _run(argv: list[str]) -> None:
+    log.info("ffmpeg argv: %s", shlex.join(argv))
+    proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"ffmpeg failed ({proc.returncode}): {proc.stderr.strip()}")
+
+
+def _top_boxes(data: bytes) -> list[tuple[bytes, bytes]]:
+    """The top-level ISO BMFF boxes of ``data`` as (type, whole box) pairs."""
+    boxes, at = [], 0
+    while at < len(data):
+        size = int.from_bytes(data[at:at + 4], "big")
+        if size < 8 or at + size > len(data):
+            raise RuntimeError(f"malformed MP4 box at byte {at}")
+        boxes.append((data[at + 4:at + 8], data[at:at + size]))
+        at += size
+    return boxes
+
+
+def _open_gop_cmaf(out_dir: Path, count: int, width: int, height: int, bitrate: str, *,
+                   codec: str, gop_frames: int) -> None:
+    """Open-GOP CMAF: the MPEG-TS encode, fragmented by ffmpeg's mp4 muxer, split per segment.
+
+    ffmpeg's HLS muxer gives some open-GOP keyframes the composition offset of another
+    frame (measured on 4 segments: 2 pictures with x264, 3 with x265, shown at a time
+    another picture already has), so the fragments are made the way a live packager makes
+    them from the encoder's MPEG-TS: packets copied into one fragment per GOP (``frag_keyframe``,
+    signed ``trun`` composition offsets, as CMAF has them for video), the fragments of
+    each 2 s grouped into one ``.m4s`` behind ``init.mp4`` (``ftyp`` + ``moov``).
+    """
+    work = out_dir / ".ts-encode"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir()
+    try:
+        _run(build_command(work, count, width, height, bitrate, codec=codec,
+                           gop_frames=gop_frames, open_gop=True, container="ts"))
+        joined = work / "all.ts"
+        with joined.open("wb") as sink:
+            for i in range(count):
+                sink.write((work / (SEGMENT_PATTERN % i)).read_bytes())
+        fragmented = work / "all.mp4"
+        args = {"c": "copy", "bsf:a": "aac_adtstoasc", "f": "mp4",
+                # delay_moov: the init segment is written once aac_adtstoasc has made
+                # the AudioSpecificConfig (with empty_moov alone its esds has none).
+                "movflags": "frag_keyframe+empty_moov+delay_moov+default_base_moof"
+                            "+negative_cts_offsets"}
+        if codec == "hevc":
+            args["tag:v"] = "hvc1"
+        _run(ffmpeg.input(str(joined)).output(str(fragmented), **args)
+             .global_args("-hide_banner", "-nostdin", "-loglevel", "error")
+             .overwrite_output().compile(cmd=ffmpeg_executable()))
+        boxes = _top_boxes(fragmented.read_bytes())
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    init = b"".join(box for kind, box in boxes if kind in (b"ftyp", b"moov"))
+    pairs = [boxes[i][1] + boxes[i + 1][1] for i, (kind, _) in enumerate(boxes)
+             if kind == b"moof" and i + 1 < len(boxes) and boxes[i + 1][0] == b"mdat"]
+    per_segment = FRAMES_PER_SEGMENT // gop_frames
+    if len(pairs) != count * per_segment:
+        raise RuntimeError(f"expected {count * per_segment} fragments (one per GOP), "
+                           f"the mp4 muxer wrote {len(pairs)}")
+    (out_dir / INIT_NAME).write_bytes(init)
+    for i in range(count):
+        chunk = pairs[i * per_segment:(i + 1) * per_segment]
+        (out_dir / (FMP4_PATTERN % i)).write_bytes(b"".join(chunk))
+
+
 def make_samples(
     out_dir: Path,
     count: int = 10,
@@ -228,13 +306,16 @@ def make_samples(
     gop_frames: int = GOP_FRAMES,
     open_gop: bool = False,
     container: str = "ts",
+    level: str | None = None,
+    high_tier: bool = False,
 ) -> Path:
     """Encode ``count`` 2-second segments plus ``manifest.json`` into ``out_dir`` and return it.
 
     ``codec`` is ``h264`` or ``hevc``; ``gop_frames`` the keyframe interval (it must divide
     the 50 frames of a segment); ``open_gop`` makes open GOPs (x264 open-GOP I frames,
     x265 CRA with RASL pictures); ``container`` is ``ts`` (MPEG-TS segments) or ``fmp4``
-    (CMAF: ``init.mp4`` and ``seg_NNN.m4s`` fragments).
+    (CMAF: ``init.mp4`` and ``seg_NNN.m4s`` fragments); ``level`` and ``high_tier`` set
+    the HEVC level and tier.
     """
     out_dir = Path(out_dir)
     if count < 1:
@@ -245,6 +326,10 @@ def make_samples(
         raise ValueError(f"yuv420p needs even dimensions, got {width}x{height}")
     if width < 2 * INDEX_BITS or height < STRIPE_ROWS:
         raise ValueError(f"{width}x{height} too small for the index stripe")
+    if (level or high_tier) and (codec != "hevc" or (open_gop and container == "fmp4")):
+        raise ValueError("level and tier are for HEVC sets (not open-GOP CMAF)")
+    if high_tier and not level:
+        raise ValueError("high_tier needs a level")
     if gop_frames < 1 or FRAMES_PER_SEGMENT % gop_frames:
         raise ValueError(f"gop_frames must divide {FRAMES_PER_SEGMENT}, got {gop_frames}")
 
@@ -254,15 +339,18 @@ def make_samples(
     for stale in [*out_dir.glob("seg_*.ts"), *out_dir.glob("seg_*.m4s"), *out_dir.glob("*.m3u8")]:
         stale.unlink()
 
-    argv = build_command(out_dir, count, width, height, bitrate, codec=codec,
-                         gop_frames=gop_frames, open_gop=open_gop, container=container)
-    log.info("ffmpeg argv: %s", shlex.join(argv))
-    proc = subprocess.run(argv, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise RuntimeError(f"ffmpeg failed ({proc.returncode}): {proc.stderr.strip()}")
+    if container == "fmp4" and open_gop:
+        _open_gop_cmaf(out_dir, count, width, height, bitrate, codec=codec,
+                       gop_frames=gop_frames)
+    else:
+        _run(build_command(out_dir, count, width, height, bitrate, codec=codec,
+                           gop_frames=gop_frames, open_gop=open_gop, container=container,
+                           level=level, high_tier=high_tier))
 
     manifest = manifest_for(count, width, height, codec=codec, gop_frames=gop_frames,
                             open_gop=open_gop, container=container)
+    if level:
+        manifest.update(level=level, tier="high" if high_tier else "main")
     suffix = "ts" if container == "ts" else "m4s"
     produced = sorted(p.name for p in out_dir.glob(f"seg_*.{suffix}"))
     if produced != manifest["segments"]:
@@ -286,12 +374,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gop", type=int, default=GOP_FRAMES, help="frames per GOP")
     parser.add_argument("--open-gop", action="store_true", help="open GOPs (CRA + RASL)")
     parser.add_argument("--container", choices=("ts", "fmp4"), default="ts")
+    parser.add_argument("--level", help="HEVC level to signal, e.g. 4.1")
+    parser.add_argument("--high-tier", action="store_true", help="HEVC High tier (with --level)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     try:
         make_samples(args.out, args.count, args.width, args.height, args.bitrate,
                      codec=args.codec, gop_frames=args.gop, open_gop=args.open_gop,
-                     container=args.container)
+                     container=args.container, level=args.level, high_tier=args.high_tier)
     except (ValueError, RuntimeError) as exc:
         log.error("%s", exc)
         return 1

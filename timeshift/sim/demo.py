@@ -47,18 +47,29 @@ class DemoResult:
                 "index_url": self.index_url, "played_seconds": self.played_seconds}
 
 
-def _ffmpeg_plays(url: str, folder: Path) -> float | None:
-    """Remux the archive from its URL with the ffmpeg binary; the seconds it holds."""
+def _ffmpeg_plays(url: str, folder: Path, archived: float) -> float | None:
+    """Remux the archive from its URL with the ffmpeg binary; the seconds it holds.
+
+    Raises:
+        TimeshiftError: ffmpeg failed, or played less than the ``archived`` seconds (its
+            HLS demuxer skips a segment it could not open with a warning and exit 0, so
+            the warnings are kept and said).
+    """
     out = folder / "played.mp4"
     argv = (ffmpeg.input(url, protocol_whitelist="http,tcp")
             .output(str(out), c="copy", **{"bsf:a": "aac_adtstoasc"})
-            .global_args("-hide_banner", "-loglevel", "error").overwrite_output()
+            .global_args("-hide_banner", "-loglevel", "warning").overwrite_output()
             .compile(cmd=ffmpeg_exe()))
     done = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    said = done.stderr.strip()[-600:]
     if done.returncode != 0:
-        raise TimeshiftError(f"ffmpeg could not play the archive: {done.stderr.strip()[-300:]}")
+        raise TimeshiftError(f"ffmpeg could not play the archive: {said}")
     duration = probe_media(out).get("duration")
-    return None if duration is None else round(float(duration), 3)
+    played = None if duration is None else round(float(duration), 3)
+    if played is None or played < archived - 1.0:
+        raise TimeshiftError(f"ffmpeg played {played} s of the archive's {archived:.3f} s "
+                             f"from its index; ffmpeg said: {said or '(nothing)'}")
+    return played
 
 
 def run_demo(output: Path, progress: Callable[[ClipProgress], None] | None = None,
@@ -87,7 +98,7 @@ def run_demo(output: Path, progress: Callable[[ClipProgress], None] | None = Non
         if not archived.ok or archived.index_key is None:
             raise TimeshiftError(f"the demo's archive failed: {(archived.error or {}).get('message')}")
         url = store.presign(archived.index_key, 3600, hls=True)
-        played = _ffmpeg_plays(url, Path(tmp))
+        played = _ffmpeg_plays(url, Path(tmp), archived.duration)
         if serve is not None:
             serve(url)
     frames = [index for _, index in decode_frame_indices(output)]
