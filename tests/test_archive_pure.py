@@ -238,7 +238,9 @@ def _m3u8_index(segments: list[ArchivedSegment], index_key: str) -> str:
     return str(pl.dumps())
 
 
-_folders = st.sampled_from(["live/cam/2026-11-20", "live/cam/2026-11-21", "other", "a b/ü"])
+_folders = st.sampled_from(["live/cam/2026-11-20", "live/cam/2026-11-21", "other", "a b/ü",
+                           "live/cam/2026-11-20/./x", "live/cam/2026-11-20//y",
+                           "live/cam/2026-11-20/../z"])
 _segment = st.builds(
     lambda folder, name, seq, start, dur, disc, init: ArchivedSegment(
         f"{folder}/{name}", seq, start, dur, 1000, 7, disc,
