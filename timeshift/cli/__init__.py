@@ -21,7 +21,28 @@ from .options import Parser, error_text
 from .render import print_json
 
 
-def build_parser() -> argparse.ArgumentParser:
+class _NotBuilt:
+    """Stands in for the parser of a command that was not asked for: whatever its ``add``
+    does to it is dropped (building every command's arguments costs ~10-15 ms of start-up,
+    a tenth of a re-run of finished archives)."""
+
+    def __getattr__(self, name: str) -> Callable[..., _NotBuilt]:
+        return lambda *args, **kwargs: self
+
+
+class _Commands(argparse._SubParsersAction):  # type: ignore[type-arg]
+    only: str | None = None
+
+    def add_parser(self, name: str, **kwargs: object) -> argparse.ArgumentParser:
+        if self.only is not None and name != self.only:
+            return _NotBuilt()  # type: ignore[return-value]
+        parser: argparse.ArgumentParser = super().add_parser(name, **kwargs)  # type: ignore[arg-type]
+        return parser
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser; with ``command``, only that command's arguments are built (when
+    it names one: else everything, so help and errors list every command)."""
     parser = Parser(
         prog="timeshift",
         description="Time-shifted HLS from ApsaraVideo Live: replay URLs, timelines, clips.")
@@ -29,15 +50,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0,
                         help="log more (-vv for debug)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
-                                parser_class=Parser)
+                                parser_class=Parser, action=_Commands)
+    assert isinstance(sub, _Commands)
+    sub.only = command
     for group in (demo, clip, archive, url, timeline, openapi, shift, sim, callbacks, studio):
         group.add(sub)
+    if command is not None and command not in sub.choices:
+        return build_parser()
     return parser
+
+
+def _command(argv: Sequence[str]) -> str | None:
+    """The command a command line names: its first word that is not an option."""
+    return next((a for a in argv if not a.startswith("-")), None)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(_command(argv))
     args = parser.parse_args(argv)
     # Every log record is redacted as it is made, whichever library makes it (-vv shows
     # urllib3's request lines and oss2's headers): no signature, token or Authorization.
