@@ -8,6 +8,7 @@ stop one. It sits below both, so the product never imports a simulator to get it
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import sys
 import threading
@@ -67,6 +68,12 @@ class BackgroundServer:
                 loop.run_until_complete(self._start_site())
             except BaseException as exc:  # reported to the starting thread below
                 failure.append(exc)
+                # The loop is closed here, not left to the garbage collector: collected at
+                # interpreter exit it fails noisily ("Invalid file descriptor: -1").
+                if self._runner is not None:
+                    with contextlib.suppress(Exception):
+                        loop.run_until_complete(self._runner.cleanup())
+                loop.close()
                 ready.set()
                 return
             ready.set()
