@@ -1,7 +1,8 @@
-"""Where archives go: a small object-store interface, and its OSS adapter on ``oss2``.
+"""Where archives go: the OSS adapter on ``oss2`` of the small object-store interface.
 
 The archiver needs six operations (list a prefix, head, put, get, delete, presign),
-so the store is a Protocol of those six; replacing ``oss2`` by the V2 SDK
+so the store is a Protocol of those six (:class:`ObjectStore`, defined without oss2 in
+:mod:`.destination` and re-exported here); replacing ``oss2`` by the V2 SDK
 (``alibabacloud-oss-v2``) means writing one more class here, nothing else.
 
 ``oss2`` does not retry, so :class:`OssStore` does, under the one retry policy
@@ -9,13 +10,15 @@ so the store is a Protocol of those six; replacing ``oss2`` by the V2 SDK
 ``x-oss-qos-delay-time`` when OSS says how long, capped like Retry-After), with
 jittered exponential backoff and a deadline per operation. Every answer oss2 reads
 (listings, heads, gets) goes through the one capped reader: an HTTP adapter hands oss2
-a body that counts decoded bytes and fails past ``max_answer_bytes``. CRC-64 checking is on: oss2 compares the CRC it computed with the
-``x-oss-hash-crc64ecma`` OSS answers; when they differ after a PUT, the object is
-asked for again (HEAD) before anything is uploaded twice, since a wrong header in
-transit and a damaged object look the same from the PUT alone. The comparison is made
-here, not by oss2's ``enable_crc``: oss2 would feed every body through a Python adapter
-in 8 KB pieces with a CRC pass in crcmod (~0.4 s of CPU per 160 MB); ``fastcrc`` takes
-~15 ms for the same bytes, and the body goes out in one piece.
+a body that counts decoded bytes and fails past ``max_answer_bytes``.
+
+CRC-64 is checked on every PUT and GET: the store compares the data's CRC-64 with the
+``x-oss-hash-crc64ecma`` OSS answers; when they differ after a PUT, the object is asked
+for again (HEAD) before anything is uploaded twice, since a wrong header in transit and
+a damaged object look the same from the PUT alone. The comparison is made here, not by
+oss2's ``enable_crc``: oss2 would feed every body through a Python adapter in 8 KB
+pieces with a CRC pass in crcmod (~0.4 s of CPU per 160 MB); ``fastcrc`` takes ~15 ms
+for the same bytes, and the body goes out in one piece.
 
 Errors from oss2 are translated once, here, into :class:`~timeshift.errors.StoreError`
 (code, status, RequestId, key; never a secret).
