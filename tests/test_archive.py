@@ -424,3 +424,23 @@ def test_signed_playlist_signs_only_its_own_folder(oss: OssServer, store: OssSto
     text = requests.get(store.presign("a/b/i.m3u8", 600, hls=True), timeout=10).text
     lines = [ln for ln in text.splitlines() if ln and not ln.startswith("#")]
     assert lines[0].startswith("x.ts?OSSAccessKeyId=") and lines[1] == "../../other/secret.ts"
+
+
+class _FailingList(OssStore):
+    """The real oss2 store whose listings fail (the local OSS server's faults cannot be
+    aimed at one operation)."""
+
+    def list(self, prefix: str) -> Any:
+        from timeshift.errors import StoreError
+        raise StoreError("injected", code="InternalError", bucket=self.bucket, key=prefix)
+
+
+def test_a_failed_listing_fails_the_job_before_anything_is_uploaded(
+        origin: OriginServer, oss: OssServer, tmp_path: Path) -> None:
+    # The sink lists the bucket in the background while the first segments download; each
+    # upload waits for that listing, so a listing that fails uploads and commits nothing.
+    store = _FailingList(oss.url, BUCKET, CRED)
+    result = _archive(_job(origin, oss, seconds=20), store, tmp_path)
+    assert not result.ok and result.error and result.error["code"] == "InternalError"
+    assert not oss.config.counters.get("PutObject")
+    assert not OssStore(oss.url, BUCKET, CRED).list("")

@@ -76,6 +76,8 @@ def test_rerun_of_a_finished_job_asks_the_bucket_and_loads_no_sdk(
     code, first, loaded = _run(args)
     assert code == 0 and _job(first)["uploaded"] == 5 and not _job(first)["already_complete"]
     assert "oss2" in loaded and "aiohttp" in loaded  # the first run really copies
+    # It asked for the index once (absent), and the archiver did not ask again.
+    assert oss.config.counters.get("GetObject") == 1
 
     counters = oss.config.counters
     before = dict(counters)
