@@ -21,7 +21,8 @@ wall time, CPU seconds (user+sys of the process and its reaped children, from
 tree) and as the peak of the tree's summed VmRSS sampled every 50 ms from
 ``/proc``.  The origin counts the segment requests of each run, and every
 output is checked: size, duration (PyAV) and video frame count; the archiver's by its
-JSON report (status ok, every playlist segment archived and uploaded, none on the re-run).  With
+JSON report (status ok, every playlist segment archived and uploaded; on the re-run none
+uploaded and none fetched from the origin).  With
 ``--repeat N`` each tool runs N times and the median of each metric is shown.
 
 ``timeshift clip`` is also run on a long window (``--long-minutes``, 60 by
@@ -710,6 +711,8 @@ def run_archive(url: str, segments: list[tuple[str, float]], work: Path, oss: An
                     run.error = str(run.output["error"])
             if run.ok and not rerun and run.segments_served < len(segments):
                 run.error = f"only {run.segments_served} of {len(segments)} segments fetched"
+            if run.ok and rerun and run.segments_served:  # finished: nothing to fetch
+                run.error = f"the re-run fetched {run.segments_served} segments"
             runs.append(run)
         first, again = runs
         if first.ok and again.ok and first.wall_s:
