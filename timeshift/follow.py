@@ -129,6 +129,7 @@ class LiveEdgeSource:
         self.waited = 0.0
         self.last_asked: float | None = None
         self.after: Segment | None = None  # the segment after the window, once listed
+        self.static = False  # a playlist that has ended: it will list nothing more
 
     async def plan(self, session: aiohttp.ClientSession) -> Selection:
         """The first plan: what is published now, the time still to come taken out of its gaps."""
@@ -145,7 +146,7 @@ class LiveEdgeSource:
         self.published = edge.published_end(sel.segments) or listed_end or self.start
         self.deadline = self.policy.deadline(self.end, self.target) if self.policy else self.end
         # A playlist given by URL that has ended (ENDLIST, no time-shift source) will not grow.
-        static = self.source.timeline is None and pl.endlist
+        static = self.static = self.source.timeline is None and pl.endlist
         now = self.clock()
         self.following = (self.policy is not None and not static and now < self.deadline
                           and edge.next_step(self.published, self.end, now,
@@ -247,13 +248,16 @@ class LiveEdgeSource:
 
     async def segment_after(self, session: aiohttp.ClientSession, last: Segment,
                             planned: Segment | None) -> Segment | None:
-        """The segment after the window's ``last``: the plan's, or, when the window was
-        followed to its end, the one the stream publishes next, waited for until
-        :func:`timeshift.edge.segment_after_deadline` (not after a stop or a give-up)."""
+        """The segment after the window's ``last``: the plan's, or, when following is
+        allowed, the one the stream publishes next, waited for until
+        :func:`timeshift.edge.segment_after_deadline` (not after a stop or a give-up,
+        nor for a playlist that has ended)."""
         for known in (planned, self.after):
             if known is not None and known.sequence == last.sequence + 1:
                 return known
-        if not self.following or self.outcome != "done":
+        # A window that was all published when planned waits too: its last segment may be
+        # the newest, and the one after it still to come.
+        if self.policy is None or self.static or self.outcome != "done":
             return planned
         deadline = edge.segment_after_deadline(max(self.published, last.end), self.target)
         log.info("waiting for the segment after the window: the end edge's last frames "
