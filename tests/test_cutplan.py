@@ -194,8 +194,10 @@ def test_hevc_tier_is_read_from_the_first_sps() -> None:
 
 
 @pytest.mark.parametrize(("level", "high", "want"), [
-    ("4", True, ":level-idc=4:high-tier=1:vbv-maxrate=12001:vbv-bufsize=12001"),
-    ("5.1", True, ":level-idc=5.1:high-tier=1:vbv-maxrate=40001:vbv-bufsize=40001"),
+    # High tier's own limits (above Main's 12 and 40 Mbit/s), so they never bind a source
+    # within High tier
+    ("4", True, ":level-idc=4:high-tier=1:vbv-maxrate=30000:vbv-bufsize=30000"),
+    ("5.1", True, ":level-idc=5.1:high-tier=1:vbv-maxrate=160000:vbv-bufsize=160000"),
     ("4", False, ":level-idc=4:high-tier=0"),
     ("4", None, ":level-idc=4:high-tier=0"),  # tier not found: Main
     ("3.1", True, ":level-idc=3.1:high-tier=0"),  # no High tier below level 4

@@ -274,27 +274,28 @@ def x265_profile(name: str | None) -> str | None:
     return _X265_PROFILES.get((name or "").lower())
 
 
-# Main tier's maximum bit rate (kbit/s, Main profile, H.265 Table A.8) at the levels
-# that have a High tier.
-_HEVC_MAIN_TIER_KBPS = {"4": 12_000, "4.1": 20_000, "5": 25_000, "5.1": 40_000,
-                        "5.2": 60_000, "6": 60_000, "6.1": 120_000, "6.2": 240_000}
+# The maximum bit rate (kbit/s, Main profile, H.265 Table A.9; the CPB sizes of Table A.8
+# are the same numbers) of Main and High tier at the levels that have a High tier.
+_HEVC_TIER_KBPS = {"4": (12_000, 30_000), "4.1": (20_000, 50_000), "5": (25_000, 100_000),
+                   "5.1": (40_000, 160_000), "5.2": (60_000, 240_000), "6": (60_000, 240_000),
+                   "6.1": (120_000, 480_000), "6.2": (240_000, 800_000)}
 
 
 def x265_level_params(level: str | None, high_tier: bool | None) -> str:
     """``x265-params`` that make an edge signal the source's level and tier.
 
     x265 signals High tier only when its VBV rate exceeds Main tier's limit at the level,
-    so a High-tier source's edges get a VBV cap just above it: it never binds the edge's
-    average-bitrate encode (held at the source's bitrate), and a stream within Main
-    tier's limits is within High tier's. Main tier otherwise (and where the level has
-    no High tier).
+    so a High-tier source's edges get High tier's own limits as their VBV (rate and
+    buffer): a source within High tier is within them, so they do not bind its edges'
+    average-bitrate encode (a cap below the bitrate would make x265 encode CBR at the
+    cap). Main tier otherwise (and where the level has no High tier).
     """
     if not level:
         return ""
-    main_max = _HEVC_MAIN_TIER_KBPS.get(level)
-    if high_tier and main_max is not None:
-        return (f":level-idc={level}:high-tier=1"
-                f":vbv-maxrate={main_max + 1}:vbv-bufsize={main_max + 1}")
+    limits = _HEVC_TIER_KBPS.get(level)
+    if high_tier and limits is not None:
+        high = limits[1]
+        return f":level-idc={level}:high-tier=1:vbv-maxrate={high}:vbv-bufsize={high}"
     return f":level-idc={level}:high-tier=0"
 
 

@@ -205,11 +205,7 @@ class LiveEdgeSource:
             log.debug("live edge: published to %.3f, end %.3f, asking again in %.2f s",
                       self.published, self.end, delay)
             began = time.monotonic()
-            if self.stop is not None:
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self.stop.wait(), delay)
-            else:
-                await asyncio.sleep(delay)
+            await self._sleep(delay)
             self.waited += time.monotonic() - began
             if self._stopped():
                 continue
@@ -241,6 +237,7 @@ class LiveEdgeSource:
             log.warning("asking the playlist again failed (will ask again): %s", exc)
             return ()
         self.after = plan.selection.lookahead or self.after
+        self.static = self.static or (self.source.timeline is None and plan.playlist.endlist)
         # Before anything of the window is known, every listed segment in it is new (the
         # one holding the start begins before it).
         known_end = self.fed[-1].end if self.fed else None
@@ -269,12 +266,24 @@ class LiveEdgeSource:
             delay = edge.poll_delay(self.target, max(self.published, last.end), now, deadline,
                                     self.last_asked)
             began = time.monotonic()
-            await asyncio.sleep(delay)
+            await self._sleep(delay)
             self.waited += time.monotonic() - began
+            if self._stopped():
+                break
             await self._poll(session)
             if self.after is not None and self.after.sequence == last.sequence + 1:
                 return self.after
+            if self.static:
+                break  # the playlist ended: nothing more will be listed
         return planned
+
+    async def _sleep(self, delay: float) -> None:
+        """Sleep ``delay`` seconds, or until a stop (the first Ctrl-C) is asked for."""
+        if self.stop is None:
+            await asyncio.sleep(delay)
+            return
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self.stop.wait(), delay)
 
     def settle(self, selection: Selection) -> Selection:
         """The window as recorded (see :func:`timeshift.edge.final_selection`); the

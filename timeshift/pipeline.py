@@ -239,7 +239,9 @@ class _Lookahead:
             return None
         self.segment = await self.source.segment_after(self.session, last, self.segment)
         seg = self.segment
-        if seg is None or last.sequence + 1 != seg.sequence:
+        # The next one in number and in time (a renumbered or re-dated listing is no
+        # continuation to decode across).
+        if seg is None or last.sequence + 1 != seg.sequence or abs(seg.start - last.end) > 1.0:
             return None
         self.fetched = True
         log.info("fetching the segment after the window (sequence %d) for the cut's end edge",
@@ -314,8 +316,9 @@ async def run_window(source: WindowSource, options: WindowOptions, sink: Sink[R]
                 raise _refuse(final, options)
             if not written:  # every listed segment was gone
                 raise GapError([(g.start, g.end) for g in final.gaps] or [(sel.start, sel.end)])
-            extra = await ahead.piece(final, len(sel.segments))
-            if extra is not None and not gaps.previous_missing:
+            # Not after a window whose last segment is missing: its end is in a gap.
+            extra = None if gaps.previous_missing else await ahead.piece(final, len(sel.segments))
+            if extra is not None:
                 await sink.write(extra)
             emit("finish", "finishing the output")
             report = await sink.finish(final)

@@ -86,8 +86,8 @@ def _video_options(codec: str, gop: int, open_gop: bool, bitrate: str,
     off. Closed GOPs by default (+cgop; x265 open-gop=0, IDR at every keyframe); with
     ``open_gop`` the keyframes are x264 open-GOP I frames / x265 CRA pictures whose
     leading B-frames (RASL) reference the GOP before: not safe entry points for a cut.
-    ``level`` (HEVC, 4 or more for ``high_tier``) signals that level, and ``high_tier``
-    its High tier.
+    ``level`` (HEVC) signals that level, and ``high_tier`` (at level 4 or 4.1) its High
+    tier.
     """
     if codec == "h264":
         options: dict[str, object] = {
@@ -116,9 +116,10 @@ def _video_options(codec: str, gop: int, open_gop: bool, bitrate: str,
         if level:
             params += f":level-idc={level}:high-tier={int(high_tier)}"
             if high_tier:
-                # x265 signals High tier only when its VBV rate exceeds Main tier's
-                # limit (12 and 20 Mbit/s at levels 4 and 4.1): a cap that never binds.
-                params += ":vbv-maxrate=25000:vbv-bufsize=25000"
+                # x265 signals High tier only when its VBV rate exceeds Main tier's limit
+                # (12 and 20 Mbit/s at levels 4 and 4.1): High tier's own, never binding.
+                rate = {"4": 30000, "4.1": 50000}[level]
+                params += f":vbv-maxrate={rate}:vbv-bufsize={rate}"
         options = {"vcodec": "libx265", "profile:v": "main", "preset": "ultrafast",
                    "x265-params": params}
     else:
@@ -328,8 +329,8 @@ def make_samples(
         raise ValueError(f"{width}x{height} too small for the index stripe")
     if (level or high_tier) and (codec != "hevc" or (open_gop and container == "fmp4")):
         raise ValueError("level and tier are for HEVC sets (not open-GOP CMAF)")
-    if high_tier and not level:
-        raise ValueError("high_tier needs a level")
+    if high_tier and level not in ("4", "4.1"):
+        raise ValueError("high_tier is made at level 4 or 4.1 only")
     if gop_frames < 1 or FRAMES_PER_SEGMENT % gop_frames:
         raise ValueError(f"gop_frames must divide {FRAMES_PER_SEGMENT}, got {gop_frames}")
 
