@@ -535,10 +535,8 @@ async def fetch_segments(
     fetcher = _Fetcher(session, cache, opts, stats, emit)
     cache.clean_stale_parts()  # what a run killed with -9 left half-written
     gate = asyncio.Semaphore(opts.concurrency)
-    # As many started (or finished and waiting) as may be in flight. Twice that held ~10 MB
-    # more of segments in memory for ~3 % less wall time on the bench's window (alternating
-    # runs, within the noise of aria2c's own times); the bound is what keeps a clip's
-    # memory flat, so it stays tight.
+    # As many started or waiting as may be in flight: twice that held ~10 MB more for ~3 %
+    # less wall time on the bench's window (README, Benchmarks).
     run_ahead = max(opts.concurrency, 8)
 
     async def one(seg: Segment, index: int) -> Piece:

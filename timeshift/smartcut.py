@@ -364,6 +364,8 @@ class _Cut:
             return []
         kept = [p for p in gop if p.pts in wanted]
         shown = [t for t in wanted if t < end]
+        if not shown:
+            return []  # (its pictures before the end went out with the GOP before)
         first_dts = kept[0].dts if self.first_dts is None else self.first_dts
         limit = first_dts + max(shown) + self.frame - self.first
         n = end_prefix_length([p.pts for p in kept], [p.dts for p in kept], end, self.frame,
