@@ -21,6 +21,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     from typing_extensions import Self
 
+from .cutpipe import widen_pipe
 from .errors import FfmpegError
 
 if TYPE_CHECKING:
@@ -114,7 +115,9 @@ class PipedProcess:
             # the parent ends the child itself, by closing its input or abort().
             start_new_session=True)
         assert self.proc.stderr is not None and self.proc.stdin is not None
-        _widen_pipe(self.proc.stdin.get_extra_info("pipe"))
+        pipe = self.proc.stdin.get_extra_info("pipe")
+        if pipe is not None:
+            widen_pipe(pipe.fileno())
         if self._capture_stdout:
             assert self.proc.stdout is not None
             self._stdout = asyncio.ensure_future(self.proc.stdout.read())
@@ -170,17 +173,6 @@ class PipedProcess:
         for task in (self._stdout, self._stderr):
             if task is not None:
                 task.cancel()
-
-
-def _widen_pipe(pipe: Any) -> None:
-    """Give the child's stdin a 1 MB pipe: with Linux's 64 KB default, 160 MB of
-    segments take ~2,500 partial writes, each an event-loop wake-up in the parent."""
-    try:
-        import fcntl
-
-        fcntl.fcntl(pipe.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
-    except (ImportError, AttributeError, OSError):
-        pass  # another OS, or a pipe-max-size below 1 MB: the default pipe works too
 
 
 class Remuxer(PipedProcess):
