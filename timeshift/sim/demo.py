@@ -47,7 +47,7 @@ class DemoResult:
                 "index_url": self.index_url, "played_seconds": self.played_seconds}
 
 
-def _ffmpeg_plays(url: str, folder: Path, archived: float) -> float | None:
+def _ffmpeg_plays(url: str, folder: Path, archived: float) -> float:
     """Remux the archive from its URL with the ffmpeg binary; the seconds it holds.
 
     Raises:
