@@ -14,13 +14,13 @@ writes.
 from __future__ import annotations
 
 import base64
+import email.utils
 import functools
 import hashlib
 import hmac
 import http.client
 import os
 import socket
-import time
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
@@ -32,8 +32,6 @@ from .destination import ObjectInfo, crc64, https_default
 __all__ = ["OssReader", "proxy_configured", "sign_v1"]
 
 MAX_ANSWER_BYTES = 64 * 1024 * 1024
-_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _PROXY_VARS = ("http_proxy", "https_proxy", "all_proxy")
 
 
@@ -45,10 +43,9 @@ def proxy_configured(env: Any = None) -> bool:
 
 
 def http_date(now: float | None = None) -> str:
-    """An RFC 7231 date, as oss2 sends in ``Date`` (locale-independent)."""
-    t = time.gmtime(now)
-    return (f"{_DAYS[t.tm_wday]}, {t.tm_mday:02d} {_MONTHS[t.tm_mon - 1]} {t.tm_year} "
-            f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} GMT")
+    """An RFC 7231 date, as oss2 sends in ``Date`` (the standard library's, locale-independent;
+    ``http.client`` has already imported it)."""
+    return email.utils.formatdate(now, usegmt=True)
 
 
 def sign_v1(secret: str, method: str, resource: str, date: str,
