@@ -383,7 +383,10 @@ def main(argv: list[str] | None = None) -> int:
         make_samples(args.out, args.count, args.width, args.height, args.bitrate,
                      codec=args.codec, gop_frames=args.gop, open_gop=args.open_gop,
                      container=args.container, level=args.level, high_tier=args.high_tier)
-    except (ValueError, RuntimeError) as exc:
+    except ValueError as exc:  # bad input: one line, exit 2, as the toolkit's CLI does
+        log.error("%s", exc)
+        return 2
+    except RuntimeError as exc:  # ffmpeg failed
         log.error("%s", exc)
         return 1
     return 0
